@@ -1,0 +1,37 @@
+import { Command } from 'commander';
+import { track, untrack } from '../../capture/track';
+import { context, database } from '../context';
+
+export function trackCommand(): Command {
+  return new Command('track')
+    .description('start capturing writes to these tables (schema.table; search_path applies otherwise)')
+    .argument('<tables...>')
+    .option('-c, --config <file>', 'config file (YAML or JSON)')
+    .option('--key <cols>', 'columns that identify a row, for a table without a primary key (comma separated)')
+    .action(async (tables: string[], opts: { config?: string; key?: string }) => {
+      const { config } = context(opts);
+      const key = opts.key?.split(',').map((s) => s.trim()).filter(Boolean);
+      const db = await database(config);
+      try {
+        for (const t of tables) console.log(`tracking ${await track(db, t, key)}`);
+      } finally {
+        await db.end();
+      }
+    });
+}
+
+export function untrackCommand(): Command {
+  return new Command('untrack')
+    .description('stop capturing writes to these tables (changes already captured are still sent)')
+    .argument('<tables...>')
+    .option('-c, --config <file>', 'config file (YAML or JSON)')
+    .action(async (tables: string[], opts: { config?: string }) => {
+      const { config } = context(opts);
+      const db = await database(config);
+      try {
+        for (const t of tables) console.log(`no longer tracking ${await untrack(db, t)}`);
+      } finally {
+        await db.end();
+      }
+    });
+}

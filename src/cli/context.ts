@@ -1,0 +1,51 @@
+import { Client } from 'pg';
+import { loadConfig } from '../config/load';
+import type { FerryConfig } from '../config/schema';
+import { connect } from '../common/db';
+import { createLogger, Logger, safeUrl } from '../common/logger';
+import { FerryError } from '../common/errors';
+import { KafkaPublisher } from '../transport/kafka';
+import { SqsPublisher } from '../transport/sqs';
+import type { Publisher } from '../transport/types';
+
+export interface Ctx {
+  config: FerryConfig;
+  log: Logger;
+}
+
+export function context(opts: { config?: string }): Ctx {
+  const config = loadConfig(opts.config);
+  const log = createLogger().child({ origin: config.origin });
+  return { config, log };
+}
+
+export async function database(cfg: FerryConfig): Promise<Client> {
+  try {
+    return await connect(cfg.database, { application_name: 'ferry-cli' });
+  } catch (e) {
+    throw new FerryError(`cannot connect to this DC's database ${safeUrl(cfg.database)}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export function publisherFor(cfg: FerryConfig, log: Logger): Publisher {
+  const t = cfg.transport;
+  return t.kind === 'kafka'
+    ? new KafkaPublisher(t, cfg.origin, log.child({ role: 'publisher' }))
+    : new SqsPublisher(t, cfg.origin, cfg.destinations, log.child({ role: 'publisher' }));
+}
+
+/** An AbortSignal that fires on SIGTERM/SIGINT: long-running commands finish their batch, then exit 0. */
+export function shutdownSignal(log: Logger): AbortSignal {
+  const ac = new AbortController();
+  const on = (sig: string) => {
+    if (ac.signal.aborted) {
+      log.warn(`${sig} again: exiting now`);
+      process.exit(130);
+    }
+    log.info(`${sig}: finishing the current batch, then stopping`);
+    ac.abort();
+  };
+  process.on('SIGTERM', () => on('SIGTERM'));
+  process.on('SIGINT', () => on('SIGINT'));
+  return ac.signal;
+}

@@ -1,0 +1,30 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError, FerryError } from '../common/errors';
+import { initCommand } from './commands/init';
+import { trackCommand, untrackCommand } from './commands/track';
+import { forwardCommand } from './commands/forward';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { version } = require('../../package.json') as { version: string };
+
+export function program(): Command {
+  return new Command('ferry')
+    .description('Keeps PostgreSQL databases in several datacenters in sync through Kafka or Amazon SQS.')
+    .version(version, '-V, --version')
+    .addHelpText('after', '\nConfiguration: YAML or JSON (--config FILE); every key can be overridden by FERRY_<KEY>, nested keys joined by "__".')
+    .addCommand(initCommand())
+    .addCommand(trackCommand())
+    .addCommand(untrackCommand())
+    .addCommand(forwardCommand())
+    .exitOverride();
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) process.exit(e.exitCode);
+    const msg = e instanceof FerryError ? e.message : `unexpected error: ${(e as Error).stack ?? e}`;
+    process.stderr.write(`ferry: ${msg}\n`);
+    process.exit(e instanceof ConfigError ? 2 : 1);
+  }
+}

@@ -1,0 +1,11 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Metrics are separate from logs; server/ exposes this registry on /metrics. */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'ferry_process_' });
+
+export const forwardedChanges = new Counter({ name: 'ferry_forward_changes_total', help: 'Changes published by this forwarder', labelNames: ['origin'], registers: [registry] });
+export const forwardedBatches = new Counter({ name: 'ferry_forward_batches_total', help: 'Batches (ticks) published', labelNames: ['origin'], registers: [registry] });
+export const forwardedFrames = new Counter({ name: 'ferry_forward_frames_total', help: 'Transport messages published', labelNames: ['origin'], registers: [registry] });
+export const forwardLeader = new Gauge({ name: 'ferry_forward_leader', help: '1 while this process is the forwarder leader of the origin', labelNames: ['origin'], registers: [registry] });
+export const forwardLagChanges = new Gauge({ name: 'ferry_forward_pending_ticks', help: 'Ticks cut but not yet published', labelNames: ['origin'], registers: [registry] });

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+const dcId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'a DC id is 1-40 characters of a-z, 0-9, "-" and "_", starting with a letter or digit');
+
+const kafka = z.object({
+  kind: z.literal('kafka'),
+  brokers: z.array(z.string().min(1)).min(1, 'give at least one broker as host:port'),
+  topicPrefix: z.string().regex(/^[A-Za-z0-9._-]+$/).default('ferry'),
+  clientId: z.string().default('ferry'),
+  /** Kafka's default message.max.bytes is about 1 MB; frames stay under this. */
+  maxFrameBytes: z.number().int().min(1024).default(900_000),
+});
+
+const sqs = z.object({
+  kind: z.literal('sqs'),
+  endpoint: z.string().url().optional(),
+  region: z.string().default('us-east-1'),
+  queuePrefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('ferry'),
+  /** Optional: otherwise the standard AWS credential chain is used. Never logged. */
+  accessKeyId: z.string().optional(),
+  secretAccessKey: z.string().optional(),
+  /** One SQS message (and one SendMessageBatch call) holds at most 256 KiB unless raised. */
+  maxFrameBytes: z.number().int().min(1024).default(250_000),
+  maxBatchBytes: z.number().int().min(1024).default(262_144),
+  waitTimeSeconds: z.number().int().min(0).max(20).default(10),
+  visibilityTimeoutSeconds: z.number().int().min(5).default(60),
+});
+
+export const transportSchema = z.discriminatedUnion('kind', [kafka, sqs]);
+
+export const configSchema = z
+  .object({
+    origin: dcId,
+    database: z.string().regex(/^postgres(ql)?:\/\//, 'database must be a postgres:// connection URL'),
+    transport: transportSchema,
+    /** Origins whose changes this DC applies. */
+    peers: z.array(dcId).default([]),
+    /** DCs that apply this origin's changes (one SQS queue each); defaults to peers. */
+    destinations: z.array(dcId).optional(),
+    http: z.object({ port: z.number().int().min(0).max(65535).default(8080), host: z.string().default('0.0.0.0') }).default({ port: 8080, host: '0.0.0.0' }),
+    forward: z
+      .object({
+        /** A tick is cut at most this often while changes arrive (latency vs. batch size). */
+        tickIntervalMs: z.number().int().min(1).default(50),
+        /** ...and as soon as this many changes wait, whatever the interval. */
+        tickMaxChanges: z.number().int().min(1).default(10_000),
+        /** After this long with no changes the forwarder sleeps on LISTEN instead of polling. */
+        idleAfterMs: z.number().int().min(0).default(2_000),
+        /** While idle, check anyway this often (a lost notification cannot stall it for long). */
+        idleCheckMs: z.number().int().min(10).default(5_000),
+        /** Rotate the change table this often so published rows are removed by TRUNCATE. */
+        rotateIntervalMs: z.number().int().min(100).default(30_000),
+        rotateMaxChanges: z.number().int().min(1).default(500_000),
+        /** Rows read per round trip while streaming a large batch. */
+        readChunk: z.number().int().min(1).default(5_000),
+      })
+      .default({} as never),
+  })
+  .strict()
+  .transform((c) => ({ ...c, destinations: c.destinations ?? c.peers }));
+
+export type FerryConfig = z.output<typeof configSchema>;
+export type TransportConfig = FerryConfig['transport'];
+export type KafkaConfig = Extract<TransportConfig, { kind: 'kafka' }>;
+export type SqsConfig = Extract<TransportConfig, { kind: 'sqs' }>;

@@ -1,0 +1,97 @@
+import { Kafka, logLevel, Producer } from 'kafkajs';
+import type { KafkaConfig } from '../config/schema';
+import type { Logger } from '../common/logger';
+import type { EncodedFrame } from '../protocol/envelope';
+import { FencedError, FerryError } from '../common/errors';
+import type { Publisher } from './types';
+import { kafkaTopic, kafkaTransactionalId } from './names';
+
+export function kafkaClient(cfg: KafkaConfig, log: Logger, clientSuffix: string): Kafka {
+  const kl = log.child({ lib: 'kafkajs' });
+  return new Kafka({
+    clientId: `${cfg.clientId}-${clientSuffix}`,
+    brokers: cfg.brokers,
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ level, log: entry }) => {
+      const { message, ...rest } = entry;
+      if (level <= logLevel.ERROR) kl.error(rest, message);
+      else kl.warn(rest, message);
+    },
+    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },
+  });
+}
+
+export async function ensureTopic(kafka: Kafka, topic: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = await admin.listTopics();
+    if (!existing.includes(topic)) {
+      // one partition: the origin's stream is totally ordered (DESIGN.md §5)
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Publishes an origin's batches to its topic in one Kafka transaction each. The transactional id is
+ * per origin: when a new forwarder starts, Kafka bumps the producer epoch and an older (zombie)
+ * producer of the same origin can no longer commit.
+ */
+export class KafkaPublisher implements Publisher {
+  readonly kind = 'kafka';
+  private producer?: Producer;
+  private readonly kafka: Kafka;
+  private readonly topic: string;
+
+  constructor(private readonly cfg: KafkaConfig, private readonly origin: string, private readonly log: Logger) {
+    this.kafka = kafkaClient(cfg, log, `fwd-${origin}`);
+    this.topic = kafkaTopic(cfg.topicPrefix, origin);
+  }
+
+  async start(): Promise<void> {
+    await ensureTopic(this.kafka, this.topic);
+    this.producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionalId: kafkaTransactionalId(this.cfg.topicPrefix, this.origin),
+      transactionTimeout: 60_000,
+    });
+    await this.producer.connect();
+    this.log.info({ topic: this.topic }, 'publishing to Kafka');
+  }
+
+  async publish(tick: number, groups: AsyncIterable<EncodedFrame[]>): Promise<void> {
+    if (!this.producer) throw new Error('KafkaPublisher.start() was not called');
+    const tx = await this.producer.transaction();
+    try {
+      for await (const frames of groups) {
+        if (!frames.length) continue;
+        await tx.send({
+          topic: this.topic,
+          acks: -1,
+          messages: frames.map((f) => ({
+            key: f.origin,
+            value: f.body,
+            headers: { tick: String(tick), firstPos: String(f.firstPos), lastPos: String(f.lastPos) },
+          })),
+        });
+      }
+      await tx.commit();
+    } catch (e) {
+      await tx.abort().catch(() => undefined);
+      const name = (e as { type?: string; name?: string }).type ?? (e as Error).name;
+      if (/PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|ProducerFenced/i.test(String(name) + String((e as Error).message))) {
+        throw new FencedError(`another forwarder of origin ${this.origin} took over the Kafka transactional id`, { cause: e });
+      }
+      throw new FerryError(`publishing tick ${tick} to Kafka topic ${this.topic} failed: ${(e as Error).message}`, { retriable: true, cause: e });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.producer?.disconnect().catch(() => undefined);
+    this.producer = undefined;
+  }
+}

@@ -1,0 +1,38 @@
+import type { EncodedFrame } from '../protocol/envelope';
+
+/**
+ * What the forwarder needs from a transport. It hands over already-encoded frames; a transport
+ * never parses changes (that is protocol/'s job).
+ */
+export interface Publisher {
+  readonly kind: string;
+  /** Connects, creates topics/queues as needed, and (Kafka) fences any older producer of this origin. */
+  start(): Promise<void>;
+  /**
+   * Publishes one batch: groups of frames in order. Resolves only when the transport holds all of
+   * them durably; until then the batch is not published, and a retry publishes the same frames again.
+   */
+  publish(tick: number, frames: AsyncIterable<EncodedFrame[]>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** One message as a subscriber received it. ack() is called after the destination commit. */
+export interface Delivery {
+  body: string;
+  origin: string;
+  /** Where this message sits in the transport (Kafka offset), when the transport has one. */
+  offset?: string;
+}
+
+export interface Subscriber {
+  readonly kind: string;
+  /**
+   * Starts delivering messages of one origin to handle(). The handler resolves once the messages
+   * are applied (or safely buffered); the subscriber may then let the transport forget them.
+   * resumeFrom: the Kafka offset stored next to the applied position, if any.
+   */
+  start(handle: (batch: Delivery[]) => Promise<void>, resumeFrom?: string): Promise<void>;
+  /** Tells the transport that everything up to and including these deliveries is applied. */
+  ack(deliveries: Delivery[]): Promise<void>;
+  stop(): Promise<void>;
+}
