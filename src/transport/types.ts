@@ -22,6 +22,8 @@ export interface Delivery {
   origin: string;
   /** Where this message sits in the transport (Kafka offset), when the transport has one. */
   offset?: string;
+  /** What the transport needs to forget the message (SQS receipt handle). */
+  receipt?: string;
 }
 
 export interface Subscriber {
