@@ -2,6 +2,7 @@
 // services that test/support/global-setup.ts finds or starts (never skipped when missing).
 const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] };
 module.exports = {
+  testTimeout: 120000,
   projects: [
     {
       displayName: 'unit',
@@ -16,7 +17,6 @@ module.exports = {
       testEnvironment: 'node',
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       setupFiles: ['<rootDir>/test/support/load-env.ts'],
-      testTimeout: 120000,
     },
   ],
 };

@@ -24,7 +24,7 @@ const toTick = (r: { tick: string; snap: string; first_pos: string | null; cnt: 
 export async function nextBatch(db: Queryable): Promise<{ prev: Tick; cur: Tick } | null> {
   const r = await db.query(
     `select ${TICK_COLS} from ferry.ticks
-      where tick >= (select coalesce(min(tick), 1) from ferry.ticks where published_at is null) - 1
+      where tick >= (select min(tick) from ferry.ticks where published_at is null) - 1
       order by tick limit 2`,
   );
   if (r.rows.length < 2) return null;

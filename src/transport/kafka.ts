@@ -27,8 +27,14 @@ export async function ensureTopic(kafka: Kafka, topic: string): Promise<void> {
   try {
     const existing = await admin.listTopics();
     if (!existing.includes(topic)) {
-      // one partition: the origin's stream is totally ordered (DESIGN.md §5)
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      // one partition: the origin's stream is totally ordered (DESIGN.md §5). Another process
+      // (a second forwarder, an applier) may create it at the same moment: that is fine.
+      try {
+        await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      } catch (e) {
+        const errs = (e as { errors?: { type?: string }[] }).errors ?? [];
+        if (!errs.length || errs.some((x) => x.type !== 'TOPIC_ALREADY_EXISTS')) throw e;
+      }
     }
   } finally {
     await admin.disconnect();

@@ -1,0 +1,125 @@
+// The origin side against real PostgreSQL, Kafka and SQS: what the forwarder publishes is read
+// back from the topic / queue and checked for completeness, order and dense positions.
+import { Client } from 'pg';
+import { dropDatabase, freshDatabase, sql } from '../support/db';
+import { byPos, expectDense, prepareOrigin, readBack, startForwarder, testConfig, TransportKind, waitFor } from '../support/origin';
+
+const DDL = `create table public.items (id int primary key, v text, n int default 0);`;
+
+describe.each<TransportKind>(['kafka', 'sqs'])('forwarder over %s', (kind) => {
+  let url: string;
+  beforeEach(async () => {
+    url = await freshDatabase('a');
+    await prepareOrigin(url, DDL, ['public.items']);
+  });
+  afterEach(async () => {
+    await dropDatabase(url);
+  });
+
+  it('publishes a transaction that wrote first but committed last, with dense positions (the commit-order trap)', async () => {
+    const cfg = testConfig(url, kind);
+    const fwd = startForwarder(cfg);
+    const t1 = new Client({ connectionString: url });
+    const t2 = new Client({ connectionString: url });
+    await Promise.all([t1.connect(), t2.connect()]);
+    try {
+      await t1.query('begin');
+      await t1.query(`insert into items values (1, 'T1 wrote first')`); // smaller id
+      await t2.query('begin');
+      await t2.query(`insert into items values (2, 'T2 wrote later')`);
+      await t2.query('commit'); // T2 commits first
+      // let the forwarder publish T2 (and move past its tick) before T1 commits
+      await readBack(cfg, (r) => r.changes.some((c) => c.key?.id === 2));
+      await t1.query('commit');
+      const got = await readBack(cfg, (r) => r.changes.some((c) => c.key?.id === 1));
+      const m = byPos(got.changes);
+      expect(expectDense(m)).toEqual([1, 2]);
+      expect([...m.values()].map((c) => c.key?.id)).toEqual([2, 1]);
+      expect([...m.values()].every((c) => c.txEnd)).toBe(true);
+    } finally {
+      await Promise.all([t1.end(), t2.end()]);
+      await fwd.stop();
+    }
+  });
+
+  it('a transaction left open does not hold back the others', async () => {
+    const cfg = testConfig(url, kind);
+    const fwd = startForwarder(cfg);
+    const slow = new Client({ connectionString: url });
+    await slow.connect();
+    try {
+      await slow.query('begin');
+      await slow.query(`insert into items values (100, 'open for a long time')`);
+      for (let i = 1; i <= 5; i++) await sql(url, `insert into items values ($1, 'quick')`, [i]);
+      const got = await readBack(cfg, (r) => byPos(r.changes).size >= 5);
+      expect([...byPos(got.changes).values()].map((c) => c.key?.id)).toEqual([1, 2, 3, 4, 5]);
+      await slow.query('commit');
+      const after = await readBack(cfg, (r) => r.changes.some((c) => c.key?.id === 100));
+      expect(expectDense(byPos(after.changes))).toEqual([1, 2, 3, 4, 5, 6]);
+    } finally {
+      await slow.end();
+      await fwd.stop();
+    }
+  });
+
+  it('two updates of one row by two transactions arrive in commit order, not xid order', async () => {
+    await sql(url, `insert into items values (1, 'start')`);
+    const older = new Client({ connectionString: url });
+    const newer = new Client({ connectionString: url });
+    await Promise.all([older.connect(), newer.connect()]);
+    try {
+      // `older` takes its xid first, but updates row 1 only after `newer` has updated and committed it
+      await older.query('begin');
+      await older.query(`insert into items values (2, 'gives older its xid')`);
+      await newer.query('begin');
+      await newer.query(`update items set v = 'first update' where id = 1`);
+      await newer.query('commit');
+      await older.query(`update items set v = 'second update' where id = 1`);
+      await older.query('commit');
+    } finally {
+      await Promise.all([older.end(), newer.end()]);
+    }
+    const cfg = testConfig(url, kind);
+    const fwd = startForwarder(cfg);
+    try {
+      const got = await readBack(cfg, (r) => byPos(r.changes).size >= 4);
+      const seq = [...byPos(got.changes).values()].filter((c) => c.key?.id === 1).map((c) => c.row?.v);
+      expect(seq).toEqual(['start', 'first update', 'second update']);
+    } finally {
+      await fwd.stop();
+    }
+  });
+
+  it('captures updates, key changes, deletes and TRUNCATE, but not writes tagged with ferry.origin', async () => {
+    const cfg = testConfig(url, kind);
+    const fwd = startForwarder(cfg);
+    try {
+      await sql(url, `insert into items values (1, 'a'), (2, 'b')`);
+      await sql(url, `update items set v = 'a2' where id = 1`);
+      await sql(url, `update items set id = 20 where id = 2`);
+      await sql(url, `delete from items where id = 1`);
+      const c = new Client({ connectionString: url });
+      await c.connect();
+      await c.query('begin');
+      await c.query(`select set_config('ferry.origin', 'dc-b', true)`);
+      await c.query(`insert into items values (99, 'applied from dc-b')`);
+      await c.query('commit');
+      await c.end();
+      await sql(url, `truncate items`);
+      const got = await readBack(cfg, (r) => r.changes.some((x) => x.op === 'T'));
+      const changes = [...byPos(got.changes).values()];
+      expect(changes.map((x) => [x.op, x.key, x.old])).toEqual([
+        ['I', { id: 1 }, null],
+        ['I', { id: 2 }, null],
+        ['U', { id: 1 }, null],
+        ['U', { id: 20 }, { id: 2 }],
+        ['D', { id: 1 }, null],
+        ['T', null, null],
+      ]);
+      expect(changes[0].table).toBe('public.items');
+      expect(changes.some((x) => x.key?.id === 99)).toBe(false);
+    } finally {
+      await fwd.stop();
+    }
+  });
+});

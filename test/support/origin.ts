@@ -1,0 +1,191 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { DeleteMessageBatchCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { Client } from 'pg';
+import { migrate } from '../../src/capture/migrate';
+import { parseConfig } from '../../src/config/load';
+import type { FerryConfig } from '../../src/config/schema';
+import { createLogger } from '../../src/common/logger';
+import { Forwarder } from '../../src/forward/forwarder';
+import { Change, decodeFrame, Frame, Reassembler } from '../../src/protocol/envelope';
+import { KafkaPublisher } from '../../src/transport/kafka';
+import { kafkaTopic, sqsQueueName } from '../../src/transport/names';
+import { SqsPublisher } from '../../src/transport/sqs';
+import { services, ROOT } from './services';
+import { uniq } from './db';
+
+export const quietLog = createLogger(process.env.FERRY_TEST_LOG_LEVEL ?? 'warn');
+
+/** Installs schema ferry in a database and runs the given DDL + track calls. */
+export async function prepareOrigin(url: string, ddl: string, tables: string[]): Promise<void> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    await migrate(c);
+    if (ddl) await c.query(ddl);
+    for (const t of tables) await c.query('select ferry.track($1::regclass)', [t]);
+  } finally {
+    await c.end();
+  }
+}
+
+export type TransportKind = 'kafka' | 'sqs';
+
+export function testConfig(url: string, kind: TransportKind, over: Record<string, unknown> = {}, origin = 'dc-a'): FerryConfig {
+  const env = services();
+  const prefix = uniq('t');
+  const transport =
+    kind === 'kafka'
+      ? { kind, brokers: env.FERRY_KAFKA_BROKERS.split(','), topicPrefix: prefix }
+      : { kind, endpoint: env.FERRY_SQS_ENDPOINT, region: 'us-east-1', queuePrefix: prefix, accessKeyId: 'test', secretAccessKey: 'test', waitTimeSeconds: 1 };
+  const { transport: tOver, forward, ...rest } = over as { transport?: object; forward?: object };
+  return parseConfig(
+    { origin, database: url, peers: ['dc-b'], transport: { ...transport, ...(tOver ?? {}) }, forward: { tickIntervalMs: 20, idleAfterMs: 500, ...(forward ?? {}) }, ...rest },
+    'test',
+  );
+}
+
+export function startForwarder(cfg: FerryConfig): { stop: () => Promise<void>; done: Promise<void> } {
+  const t = cfg.transport;
+  const pub = t.kind === 'kafka' ? new KafkaPublisher(t, cfg.origin, quietLog) : new SqsPublisher(t, cfg.origin, cfg.destinations, quietLog);
+  const ac = new AbortController();
+  const done = new Forwarder(cfg, pub, quietLog).run(ac.signal);
+  return {
+    done,
+    stop: async () => {
+      ac.abort();
+      await done;
+    },
+  };
+}
+
+/** Runs `ferry forward` as its own process (for kill -9 tests). Needs `npm run build`. */
+export function spawnForwarder(cfg: FerryConfig, env: Record<string, string> = {}): ChildProcess {
+  const bin = path.join(ROOT, 'bin', 'ferry');
+  if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` (make test does) before the integration tests');
+  const file = path.join(ROOT, '.ferry', `${uniq('cfg')}.json`);
+  writeFileSync(file, JSON.stringify(cfg));
+  const child = spawn(process.execPath, [bin, 'forward', '--config', file], {
+    env: { ...process.env, FERRY_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return child;
+}
+
+export interface Received {
+  frames: Frame[];
+  changes: Change[]; // in arrival order, duplicates kept, chunks reassembled
+}
+
+function absorb(out: Received, body: string, re: Reassembler) {
+  const f = decodeFrame(body);
+  out.frames.push(f);
+  if (f.chunk) {
+    const c = re.add(f);
+    if (c) out.changes.push(c);
+  } else out.changes.push(...f.changes);
+}
+
+/** Reads an origin's Kafka topic from the beginning until `until` is satisfied (or times out). */
+export async function readKafka(cfg: FerryConfig, until: (r: Received) => boolean, timeoutMs = 30000): Promise<Received> {
+  if (cfg.transport.kind !== 'kafka') throw new Error('not a kafka config');
+  const kafka = new Kafka({ brokers: cfg.transport.brokers, logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: uniq('reader-') });
+  const out: Received = { frames: [], changes: [] };
+  const re = new Reassembler();
+  const topic = kafkaTopic(cfg.transport.topicPrefix, cfg.origin);
+  const admin = kafka.admin();
+  await admin.connect();
+  // the forwarder creates the topic when it starts: wait for it (subscribing first would auto-create it)
+  await waitFor(() => admin.listTopics().then((ts) => ts.includes(topic)), timeoutMs, `topic ${topic}`).finally(() => admin.disconnect());
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: kafkaTopic(cfg.transport.topicPrefix, cfg.origin), fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out: ${out.changes.length} changes read`)), timeoutMs);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          absorb(out, message.value!.toString(), re);
+          if (until(out)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}
+
+/** Drains the origin's SQS queue for `dest` until `until` is satisfied (deleting what it read). */
+export async function readSqs(cfg: FerryConfig, until: (r: Received) => boolean, timeoutMs = 30000, dest = 'dc-b', out: Received = { frames: [], changes: [] }): Promise<Received> {
+  const t = cfg.transport;
+  if (t.kind !== 'sqs') throw new Error('not an sqs config');
+  const sqs = new SQSClient({ endpoint: t.endpoint, region: t.region, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  const re = new Reassembler();
+  const deadline = Date.now() + timeoutMs;
+  try {
+    // the forwarder creates the queue when it starts: wait for it
+    const QueueUrl = await waitFor(
+      () => sqs.send(new GetQueueUrlCommand({ QueueName: sqsQueueName(t.queuePrefix, cfg.origin, dest) })).then((r) => r.QueueUrl, () => undefined),
+      timeoutMs,
+      'the SQS queue',
+    );
+    while (!until(out)) {
+      if (Date.now() > deadline) throw new Error(`timed out: ${out.changes.length} changes read`);
+      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      const msgs = r.Messages ?? [];
+      for (const m of msgs) absorb(out, m.Body!, re);
+      if (msgs.length) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+    }
+  } finally {
+    sqs.destroy();
+  }
+  return out;
+}
+
+const sqsSoFar = new WeakMap<FerryConfig, Received>();
+
+/**
+ * Everything published for cfg's origin so far, once `until` holds. Kafka is re-read from the
+ * start; SQS messages are gone once read, so what was read before is kept per config.
+ */
+export function readBack(cfg: FerryConfig, until: (r: Received) => boolean, timeoutMs?: number): Promise<Received> {
+  if (cfg.transport.kind === 'kafka') return readKafka(cfg, until, timeoutMs);
+  const acc = sqsSoFar.get(cfg) ?? { frames: [], changes: [] };
+  sqsSoFar.set(cfg, acc);
+  return readSqs(cfg, until, timeoutMs, 'dc-b', acc);
+}
+
+/** Distinct changes by position; throws if one position arrived with different contents. */
+export function byPos(changes: Change[]): Map<number, Change> {
+  const m = new Map<number, Change>();
+  for (const c of changes) {
+    const seen = m.get(c.pos);
+    if (seen && JSON.stringify(seen) !== JSON.stringify(c)) throw new Error(`position ${c.pos} arrived twice with different contents`);
+    m.set(c.pos, c);
+  }
+  return m;
+}
+
+export function expectDense(m: Map<number, Change>): number[] {
+  const pos = [...m.keys()].sort((a, b) => a - b);
+  pos.forEach((p, i) => {
+    if (p !== i + 1) throw new Error(`positions are not dense from 1: ${pos.slice(0, 20).join(',')}`);
+  });
+  return pos;
+}
+
+export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 20000, what = 'condition'): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
