@@ -1,6 +1,6 @@
 // Two projects: unit tests need nothing; integration and e2e tests run against the real
 // services that test/support/global-setup.ts finds or starts (never skipped when missing).
-const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] };
+const transform = { '^.+\\.ts$': ['ts-jest', {}] };
 module.exports = {
   testTimeout: 120000,
   projects: [

@@ -10,7 +10,7 @@ const kafka = z.object({
   topicPrefix: z.string().regex(/^[A-Za-z0-9._-]+$/).default('ferry'),
   clientId: z.string().default('ferry'),
   /** Kafka's default message.max.bytes is about 1 MB; frames stay under this. */
-  maxFrameBytes: z.number().int().min(1024).default(900_000),
+  maxFrameBytes: z.number().int().min(1024).default(512_000),
 });
 
 const sqs = z.object({

@@ -20,7 +20,7 @@ export class Leadership {
   static async acquire(url: string, log: Logger, stop: AbortSignal, retryMs = 1000): Promise<Leadership | null> {
     let announced = false;
     while (!stop.aborted) {
-      const client = await connect(url, { application_name: 'ferry-forwarder' });
+      const client = await connect(url, { application_name: `ferry-forwarder:${process.pid}` });
       try {
         const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [LOCK_CLASS, FORWARDER_KEY]);
         if (r.rows[0].ok) {

@@ -6,6 +6,9 @@ import { FencedError, FerryError } from '../common/errors';
 import type { Publisher } from './types';
 import { kafkaTopic, kafkaTransactionalId } from './names';
 
+// Ferry names its partitions itself (one per origin topic): the partitioner notice is noise.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
 export function kafkaClient(cfg: KafkaConfig, log: Logger, clientSuffix: string): Kafka {
   const kl = log.child({ lib: 'kafkajs' });
   return new Kafka({
@@ -64,6 +67,9 @@ export class KafkaPublisher implements Publisher {
       maxInFlightRequests: 1,
       transactionalId: kafkaTransactionalId(this.cfg.topicPrefix, this.origin),
       transactionTimeout: 60_000,
+      // an idempotent producer must not give up on its own (kafkajs's rule for exactly-once);
+      // a batch that cannot be sent simply waits, it is never skipped
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },
     });
     await this.producer.connect();
     this.log.info({ topic: this.topic }, 'publishing to Kafka');
@@ -74,16 +80,19 @@ export class KafkaPublisher implements Publisher {
     const tx = await this.producer.transaction();
     try {
       for await (const frames of groups) {
-        if (!frames.length) continue;
-        await tx.send({
-          topic: this.topic,
-          acks: -1,
-          messages: frames.map((f) => ({
-            key: f.origin,
-            value: f.body,
-            headers: { tick: String(tick), firstPos: String(f.firstPos), lastPos: String(f.lastPos) },
-          })),
-        });
+        // kafkajs puts one send() into one record batch, and the broker limits a batch like a
+        // message (message.max.bytes): so one send() carries at most maxFrameBytes of frames
+        for (const part of bySize(frames, this.cfg.maxFrameBytes)) {
+          await tx.send({
+            topic: this.topic,
+            acks: -1,
+            messages: part.map((f) => ({
+              key: f.origin,
+              value: f.body,
+              headers: { tick: String(tick), firstPos: String(f.firstPos), lastPos: String(f.lastPos) },
+            })),
+          });
+        }
       }
       await tx.commit();
     } catch (e) {
@@ -100,4 +109,20 @@ export class KafkaPublisher implements Publisher {
     await this.producer?.disconnect().catch(() => undefined);
     this.producer = undefined;
   }
+}
+
+function* bySize(frames: EncodedFrame[], max: number): Generator<EncodedFrame[]> {
+  let part: EncodedFrame[] = [];
+  let size = 0;
+  for (const f of frames) {
+    const len = Buffer.byteLength(f.body) + 64;
+    if (part.length && size + len > max) {
+      yield part;
+      part = [];
+      size = 0;
+    }
+    part.push(f);
+    size += len;
+  }
+  if (part.length) yield part;
 }

@@ -20,7 +20,7 @@ const SQS_BATCH = 10;
 
 const chunks = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, (i + 1) * n));
 const backoff = (failures: number) => Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
-const describe = (failed: BatchResultErrorEntry[]) => failed.map((f) => `${f.Code}: ${f.Message ?? ''}`).join('; ');
+const why = (failed: BatchResultErrorEntry[]) => failed.map((f) => `${f.Code}: ${f.Message ?? ''}`).join('; ');
 
 /**
  * Long-polls this DC's FIFO queue of one origin. A received message stays in flight until ack()
@@ -93,7 +93,7 @@ export class SqsSubscriber implements Subscriber {
     if (failed.length) {
       const retriable = !failed.some((f) => f.SenderFault);
       throw new FerryError(
-        `SQS did not delete ${failed.length} of ${receipts.length} applied message(s) from ${this.queue}: ${describe(failed)}` +
+        `SQS did not delete ${failed.length} of ${receipts.length} applied message(s) from ${this.queue}: ${why(failed)}` +
           (retriable ? '' : ' (they will be delivered again and dropped as duplicates)'),
         { retriable },
       );
@@ -183,7 +183,7 @@ export class SqsSubscriber implements Subscriber {
         );
         // an entry acked meanwhile fails harmlessly; the others are worth a word
         const failed = (r.Failed ?? []).filter((f) => seconds === 0 || this.inFlight.has(part[Number(f.Id)]));
-        if (failed.length) this.log.warn({ queue: this.queue, failed: failed.length }, `${what} the visibility of ${failed.length} message(s) failed: ${describe(failed)}`);
+        if (failed.length) this.log.warn({ queue: this.queue, failed: failed.length }, `${what} the visibility of ${failed.length} message(s) failed: ${why(failed)}`);
         for (const f of failed) if (f.SenderFault) this.inFlight.delete(part[Number(f.Id)]);
       } catch (e) {
         this.log.warn({ err: e, queue: this.queue }, `${what} the visibility of ${part.length} message(s) failed; they may be delivered again`);

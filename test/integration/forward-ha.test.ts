@@ -1,0 +1,85 @@
+// Crash and failover of the forwarder, as separate processes killed with SIGKILL.
+import { ChildProcess } from 'node:child_process';
+import { dropDatabase, freshDatabase, sql } from '../support/db';
+import { byPos, expectDense, prepareOrigin, readBack, spawnForwarder, testConfig, TransportKind, waitFor } from '../support/origin';
+
+const DDL = `create table public.items (id int primary key, v text);`;
+
+function exited(p: ChildProcess): Promise<number | string | null> {
+  return new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(p.exitCode ?? p.signalCode) : p.once('exit', (code, sig) => r(code ?? sig))));
+}
+
+async function leaderPid(url: string): Promise<number | undefined> {
+  const r = await sql<{ app: string }>(
+    url,
+    `select a.application_name as app from pg_locks l join pg_stat_activity a on a.pid = l.pid
+      where l.locktype = 'advisory' and l.classid = 1179800153 and l.objid = 2 and l.granted`,
+  );
+  return r.length ? Number(r[0].app.split(':')[1]) : undefined;
+}
+
+describe.each<TransportKind>(['kafka', 'sqs'])('forwarder failure handling over %s', (kind) => {
+  let url: string;
+  const children: ChildProcess[] = [];
+  beforeEach(async () => {
+    url = await freshDatabase('a');
+    await prepareOrigin(url, DDL, ['public.items']);
+  });
+  afterEach(async () => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await dropDatabase(url);
+  });
+
+  it('kill -9 between publish and mark: the restarted forwarder re-publishes the same changes under the same positions', async () => {
+    const cfg = testConfig(url, kind);
+    await sql(url, `insert into items select g, 'row ' || g from generate_series(1, 50) g`);
+    const crashing = spawnForwarder(cfg, { FERRY_FAILPOINT: 'after-publish' });
+    children.push(crashing);
+    expect(await exited(crashing)).toBe('SIGKILL');
+    // it published, but did not mark the tick
+    const ticks = await sql<{ n: string }>(url, 'select count(*) as n from ferry.ticks where tick > 0 and published_at is null and first_pos is not null');
+    expect(Number(ticks[0].n)).toBe(1);
+
+    await sql(url, `insert into items select g, 'row ' || g from generate_series(51, 60) g`);
+    const again = spawnForwarder(cfg);
+    children.push(again);
+    const got = await readBack(cfg, (r) => byPos(r.changes).size >= 60);
+    // byPos throws if one position arrived twice with different contents
+    const m = byPos(got.changes);
+    expect(expectDense(m)).toHaveLength(60);
+    expect([...m.values()].map((c) => c.key?.id)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    if (kind === 'kafka') {
+      // the first 50 were on the topic twice (the crash came before the mark): same positions both times
+      expect(got.changes.length).toBe(110);
+    }
+    again.kill('SIGTERM');
+    expect(await exited(again)).toBe(0);
+  });
+
+  it('two forwarders on one origin: one publishes; kill it and the other continues the dense positions', async () => {
+    const cfg = testConfig(url, kind);
+    const a = spawnForwarder(cfg);
+    const b = spawnForwarder(cfg);
+    children.push(a, b);
+    const first = await waitFor(() => leaderPid(url), 20000, 'a leader');
+    await sql(url, `insert into items select g, 'before' from generate_series(1, 20) g`);
+    const before = await readBack(cfg, (r) => byPos(r.changes).size >= 20);
+    const epochs = new Set(before.frames.map((f) => f.epoch));
+    expect(epochs.size).toBe(1); // only one of the two ever published
+
+    const [leader, standby] = first === a.pid ? [a, b] : [b, a];
+    expect([a.pid, b.pid]).toContain(first);
+    leader.kill('SIGKILL');
+    await exited(leader);
+    const second = await waitFor(async () => ((await leaderPid(url)) === standby.pid ? true : undefined), 20000, 'the standby to take over');
+    expect(second).toBe(true);
+    await sql(url, `insert into items select g, 'after' from generate_series(21, 40) g`);
+    const after = await readBack(cfg, (r) => byPos(r.changes).size >= 40);
+    const m = byPos(after.changes);
+    expect(expectDense(m)).toHaveLength(40);
+    const newEpochs = new Set(after.frames.filter((f) => f.changes.some((c) => c.pos > 20)).map((f) => f.epoch));
+    expect([...newEpochs].every((e) => e > [...epochs][0])).toBe(true);
+    standby.kill('SIGTERM');
+    expect(await exited(standby)).toBe(0);
+  });
+});
