@@ -39,7 +39,7 @@ export const configSchema = z
     peers: z.array(dcId).default([]),
     /** DCs that apply this origin's changes (one SQS queue each); defaults to peers. */
     destinations: z.array(dcId).optional(),
-    http: z.object({ port: z.number().int().min(0).max(65535).default(8080), host: z.string().default('0.0.0.0') }).default({ port: 8080, host: '0.0.0.0' }),
+    http: z.object({ port: z.number().int().min(0).max(65535).default(8080), host: z.string().default('0.0.0.0') }).prefault({}),
     forward: z
       .object({
         /** A tick is cut at most this often while changes arrive (latency vs. batch size). */
@@ -56,7 +56,7 @@ export const configSchema = z
         /** Rows read per round trip while streaming a large batch. */
         readChunk: z.number().int().min(1).default(5_000),
       })
-      .default({} as never),
+      .prefault({}),
   })
   .strict()
   .transform((c) => ({ ...c, destinations: c.destinations ?? c.peers }));

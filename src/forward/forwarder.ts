@@ -91,12 +91,12 @@ export class Forwarder {
       let seen = 0;
       let frames = 0;
       try {
-        const self = this;
+        const { origin, forward, transport } = this.cfg;
         async function* groups(): AsyncGenerator<EncodedFrame[]> {
-          for await (const changes of readBatch(client, prev, cur, first, self.cfg.forward.readChunk)) {
+          for await (const changes of readBatch(client, prev, cur, first, forward.readChunk)) {
             checkPositions(changes, first + seen);
             seen += changes.length;
-            const f = encodeFrames({ origin: self.cfg.origin, epoch, tick: cur.tick }, changes, self.cfg.transport.maxFrameBytes);
+            const f = encodeFrames({ origin, epoch, tick: cur.tick }, changes, transport.maxFrameBytes);
             frames += f.length;
             yield f;
           }

@@ -2,7 +2,7 @@
 // back from the topic / queue and checked for completeness, order and dense positions.
 import { Client } from 'pg';
 import { dropDatabase, freshDatabase, sql } from '../support/db';
-import { byPos, expectDense, prepareOrigin, readBack, startForwarder, testConfig, TransportKind, waitFor } from '../support/origin';
+import { byPos, expectDense, prepareOrigin, readBack, startForwarder, testConfig, TransportKind } from '../support/origin';
 
 const DDL = `create table public.items (id int primary key, v text, n int default 0);`;
 

@@ -1,0 +1,62 @@
+# Ferry — every step a fresh machine needs is here (CI runs `make test` through .ci/run).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+STATE := .ferry
+JEST := node_modules/.bin/jest
+SERVICES_ENV := $(STATE)/services.env
+
+.PHONY: help install build services-up services-down services-status test test-unit test-integration demo bench lint clean
+
+help:
+	@echo "make demo           start local PostgreSQL x3, Kafka and an SQS server, and show sync between DCs"
+	@echo "make test           install, build, start the services, run unit + integration tests"
+	@echo "make test-unit      unit tests only (no services needed)"
+	@echo "make services-up    start the local services; addresses go to $(SERVICES_ENV)"
+	@echo "make services-down  stop them"
+	@echo "make bench          run the benchmarks under bench/ (JSON + Markdown table)"
+	@echo "make lint           eslint + type check"
+
+# npm ci only when the lock file changed since the last install
+node_modules/.install-stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.install-stamp
+
+build: install
+	npm run --silent build
+
+services-up:
+	bash infra/services.sh up
+
+services-down:
+	bash infra/services.sh down
+
+services-status:
+	bash infra/services.sh status
+
+test-unit: install
+	$(JEST) --selectProjects unit
+
+# Integration tests take the addresses services-up wrote; the jest global setup proves each
+# service answers and fails the run (never skips) when one does not.
+test-integration: build services-up
+	set -a; source $(SERVICES_ENV); set +a; $(JEST) --selectProjects integration --runInBand
+
+test: build services-up
+	$(JEST) --selectProjects unit
+	set -a; source $(SERVICES_ENV); set +a; $(JEST) --selectProjects integration --runInBand
+
+demo: build services-up
+	bash scripts/demo.sh
+
+bench: build services-up
+	node_modules/.bin/tsc -p tsconfig.json --outDir $(STATE)/build && node scripts/copy-sql.js $(STATE)/build/src
+	set -a; source $(SERVICES_ENV); set +a; node $(STATE)/build/bench/forward.js
+
+lint: install
+	node_modules/.bin/eslint .
+	node_modules/.bin/tsc -p tsconfig.json --noEmit
+
+clean:
+	rm -rf dist
