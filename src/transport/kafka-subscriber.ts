@@ -11,6 +11,8 @@ import { kafkaGroupId, kafkaTopic } from './names';
 const PARTITION = 0;
 /** kafkajs's default; the session timeout (30 s) allows ten missed beats. */
 const HEARTBEAT_MS = 3_000;
+/** How often a slow handler offers a heartbeat (kafkajs sends one only when HEARTBEAT_MS has passed). */
+const BEAT_CHECK_MS = 1_000;
 /** How long a fetch waits for new messages: bounds how long stop() waits for an idle fetch. */
 const FETCH_WAIT_MS = 1_000;
 
@@ -40,6 +42,10 @@ export class KafkaSubscriber implements Subscriber {
   private next?: bigint;
   /** The last batch handed over: its last message, and the offset after its trailing control record. */
   private lastBatch?: { last: bigint; end: bigint };
+  /** Where rewind() goes back to: after the last ack, else where this subscriber started. */
+  private rewindTo?: bigint;
+  /** Bumped by rewind(): a batch handled across a rewind must not move the position forward. */
+  private rewinds = 0;
   private failures = 0;
   private readonly stopping = new AbortController();
 
@@ -55,6 +61,7 @@ export class KafkaSubscriber implements Subscriber {
     if (resumeFrom !== undefined) {
       if (!/^\d+$/.test(resumeFrom)) throw new FerryError(`resumeFrom must be a Kafka offset (a non-negative integer), got ${JSON.stringify(resumeFrom)}`);
       this.next = BigInt(resumeFrom) + 1n;
+      this.rewindTo = this.next;
     }
     const consumer = this.kafka.consumer({
       groupId: this.groupId,
@@ -100,11 +107,29 @@ export class KafkaSubscriber implements Subscriber {
     }
     // past the transaction marker that follows the batch, so an idle group shows no lag
     const offset = this.lastBatch?.last === last ? this.lastBatch.end : last + 1n;
+    if (this.rewindTo === undefined || offset > this.rewindTo) this.rewindTo = offset;
     try {
       await consumer.commitOffsets([{ topic: this.topic, partition: PARTITION, offset: offset.toString() }]);
     } catch (e) {
       throw new FerryError(`committing offset ${offset} of ${this.topic} for group ${this.groupId} failed: ${(e as Error).message}`, { retriable: true, cause: e });
     }
+  }
+
+  /** Delivers again from the offset after the last ack (or from where this subscriber started). */
+  async rewind(): Promise<void> {
+    const consumer = this.consumer;
+    const to = this.rewindTo;
+    if (!consumer || to === undefined) return; // nothing handed over yet: nothing to repeat
+    this.rewinds++;
+    this.next = to;
+    this.lastBatch = undefined;
+    try {
+      // applied before the next fetch; a batch fetched before it is dropped by kafkajs as stale
+      consumer.seek({ topic: this.topic, partition: PARTITION, offset: to.toString() });
+    } catch (e) {
+      throw new FerryError(`rewinding ${this.topic} to offset ${to} failed: ${(e as Error).message}`, { retriable: true, cause: e });
+    }
+    this.log.warn({ offset: to.toString() }, 'rewound: delivering again from the offset after the last ack');
   }
 
   async stop(): Promise<void> {
@@ -138,8 +163,10 @@ export class KafkaSubscriber implements Subscriber {
     if (!batch.messages.length || !p.isRunning() || p.isStale()) return;
     const deliveries: Delivery[] = batch.messages.map((m) => ({ body: m.value?.toString('utf8') ?? '', origin: this.origin, offset: m.offset }));
     const last = batch.messages[batch.messages.length - 1].offset;
+    this.rewindTo ??= BigInt(batch.messages[0].offset);
+    const rewinds = this.rewinds;
     // kafkajs does not heartbeat while eachBatch runs: a slow apply must not get the member evicted
-    const beat = setInterval(() => p.heartbeat().catch((e) => this.log.debug({ err: e }, 'heartbeat during a slow handler failed')), HEARTBEAT_MS);
+    const beat = setInterval(() => p.heartbeat().catch((e) => this.log.debug({ err: e }, 'heartbeat during a slow handler failed')), BEAT_CHECK_MS);
     try {
       await handle(deliveries);
     } catch (e) {
@@ -153,6 +180,7 @@ export class KafkaSubscriber implements Subscriber {
       clearInterval(beat);
     }
     this.failures = 0;
+    if (rewinds !== this.rewinds) return; // rewound meanwhile: the seek decides where to go on
     p.resolveOffset(last); // kafkajs also resolves a trailing transaction marker with it
     const end = BigInt(batch.lastOffset()) + 1n;
     this.next = end;

@@ -50,8 +50,13 @@ export class MemorySubscriber implements Subscriber {
       }
     }, 5);
   }
+  private lastAcked = -1;
   async ack(d: Delivery[]): Promise<void> {
     this.acked += d.length;
+    for (const x of d) this.lastAcked = Math.max(this.lastAcked, Number(x.offset));
+  }
+  async rewind(): Promise<void> {
+    this.next = this.lastAcked + 1;
   }
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);

@@ -17,6 +17,13 @@ import { sqsQueueName } from './names';
 
 /** The most messages one SQS batch call takes. */
 const SQS_BATCH = 10;
+/**
+ * The visibility a receive asks for; it is raised to the configured timeout as soon as the messages
+ * arrive. A long poll that stop() abandons still takes messages on the server (aws-sdk-js#2350, and
+ * ElasticMQ alike), and in a FIFO queue they would block the whole origin stream for the full
+ * timeout; this way a restart waits a few seconds at most.
+ */
+const RECEIVE_VISIBILITY_S = 5;
 
 const chunks = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, (i + 1) * n));
 const backoff = (failures: number) => Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
@@ -26,7 +33,11 @@ const why = (failed: BatchResultErrorEntry[]) => failed.map((f) => `${f.Code}: $
  * Long-polls this DC's FIFO queue of one origin. A received message stays in flight until ack()
  * deletes it; until then its visibility is extended every third of the visibility timeout, so a
  * large batch that applies slowly is not redelivered mid-apply. FIFO keeps the rest of the origin's
- * group back while any of it is in flight, so the loop waits for acks by itself.
+ * group back while any of it is in flight, so the loop waits for acks by itself. (So a handler must
+ * not wait for later messages before it resolves and acks: they cannot come.)
+ *
+ * stop() aborts the long poll, waits for a running handler, and makes unacked messages visible
+ * again so a successor gets them at once.
  *
  * resumeFrom is ignored: SQS has no offsets; what was applied is deleted, and duplicates within
  * the visibility window are dropped by position at the destination.
@@ -100,6 +111,17 @@ export class SqsSubscriber implements Subscriber {
     }
   }
 
+  /**
+   * Makes every received but unacked message visible again: FIFO hands them out again, in order,
+   * before anything after them.
+   */
+  async rewind(): Promise<void> {
+    if (!this.url || !this.inFlight.size) return;
+    const n = this.inFlight.size;
+    await this.release([...this.inFlight.keys()]);
+    this.log.warn({ queue: this.queue, count: n }, 'rewound: unacked messages are delivered again');
+  }
+
   async stop(): Promise<void> {
     this.abort.abort(); // ends a long poll at once
     await this.loop?.catch(() => undefined); // waits for a running handler; visibility is still extended meanwhile
@@ -125,7 +147,7 @@ export class SqsSubscriber implements Subscriber {
             QueueUrl: url,
             MaxNumberOfMessages: SQS_BATCH,
             WaitTimeSeconds: this.cfg.waitTimeSeconds,
-            VisibilityTimeout: this.cfg.visibilityTimeoutSeconds,
+            VisibilityTimeout: Math.min(RECEIVE_VISIBILITY_S, this.cfg.visibilityTimeoutSeconds),
             ReceiveRequestAttemptId: attemptId,
           }),
           { abortSignal: signal },
@@ -143,6 +165,7 @@ export class SqsSubscriber implements Subscriber {
       if (!messages.length) continue;
       const deliveries: Delivery[] = messages.map((m) => ({ body: m.Body ?? '', origin: this.origin, receipt: m.ReceiptHandle }));
       for (const m of messages) if (m.ReceiptHandle) this.inFlight.set(m.ReceiptHandle, m.MessageId ?? '?');
+      if (this.cfg.visibilityTimeoutSeconds > RECEIVE_VISIBILITY_S) void this.extend(deliveries.flatMap((d) => (d.receipt ? [d.receipt] : [])));
       try {
         await handle(deliveries);
         handlerFailures = 0;
@@ -155,8 +178,9 @@ export class SqsSubscriber implements Subscriber {
     }
   }
 
-  /** Keeps every unacked message invisible for another full visibility timeout. */
-  private async extend(): Promise<void> {
+  /** Keeps unacked messages (all, or just received ones) invisible for another full visibility timeout. */
+  private async extend(receipts?: string[]): Promise<void> {
+    if (receipts) return this.changeVisibility(receipts, this.cfg.visibilityTimeoutSeconds, 'extending');
     if (this.extending || !this.url || !this.inFlight.size) return;
     this.extending = true;
     try {

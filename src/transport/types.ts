@@ -34,6 +34,11 @@ export interface Subscriber {
    * resumeFrom: the Kafka offset stored next to the applied position, if any.
    */
   start(handle: (batch: Delivery[]) => Promise<void>, resumeFrom?: string): Promise<void>;
+  /**
+   * Forgets every delivery not yet acked and delivers again from the last acked one (Kafka: seek
+   * back; SQS: make the unacked messages visible again). Used when a gap does not fill.
+   */
+  rewind(): Promise<void>;
   /** Tells the transport that everything up to and including these deliveries is applied. */
   ack(deliveries: Delivery[]): Promise<void>;
   stop(): Promise<void>;

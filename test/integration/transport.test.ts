@@ -58,7 +58,7 @@ const kafkaTransport: Transport = {
   },
 };
 
-const sqsCfg = (): SqsConfig =>
+const sqsCfg = (over: Partial<SqsConfig> = {}): SqsConfig =>
   transportSchema.parse({
     kind: 'sqs',
     endpoint: env.FERRY_SQS_ENDPOINT,
@@ -67,6 +67,7 @@ const sqsCfg = (): SqsConfig =>
     secretAccessKey: 'x',
     waitTimeSeconds: 10, // the real long poll: stop() must still end at once
     visibilityTimeoutSeconds: 5,
+    ...over,
   }) as SqsConfig;
 
 function sqsStream(cfg = sqsCfg()): Stream {
@@ -156,8 +157,8 @@ describe.each([kafkaTransport, sqsTransport, memoryTransport])('transport confor
       pos: i + 1, id: 100 + i, xid: '774421', txEnd: i % 3 === 2, table: 'public.accounts', op: 'U',
       key: { aid: i }, row: { aid: i, note: 'ä😀' }, old: null, at: '2026-11-22T02:40:33.627Z',
     }));
-    const first = encodeFrames({ origin: ORIGIN, epoch: 1, tick: 1 }, changes.slice(0, 24), 700);
-    const second = encodeFrames({ origin: ORIGIN, epoch: 1, tick: 2 }, changes.slice(24), 700);
+    const first = encodeFrames({ origin: ORIGIN, epoch: 1, tick: 1 }, changes.slice(0, 24), 450);
+    const second = encodeFrames({ origin: ORIGIN, epoch: 1, tick: 2 }, changes.slice(24), 450);
     expect(first.length).toBeGreaterThan(10);
     await publish(pub, 1, [first.slice(0, 5), first.slice(5)]);
     await publish(pub, 2, [second]);
@@ -256,6 +257,41 @@ describe.each([kafkaTransport, sqsTransport, memoryTransport])('transport confor
     expect(bodies(got2)).toEqual(sent.slice(2));
   });
 
+  it('rewind() delivers again everything after the last ack, from outside and from inside the handler', async () => {
+    // batch boundaries are the transport's business (SQS may hand out part of what it has): only
+    // the order of what comes is checked
+    const pub = track(stream.publisher());
+    await pub.start();
+    const one = bodies(frames(1, 1, 5));
+    const two = bodies(frames(2, 6, 3));
+    await publish(pub, 1, [frames(1, 1, 5)]);
+    const sub = track(stream.subscriber());
+    let phase = 1;
+    let firstOfTwo: Delivery[] | undefined;
+    const got = await collect(sub, {
+      onBatch: async (b) => {
+        if (phase === 1) return sub.ack(b.filter((d) => one.indexOf(d.body) < 2)); // 3..5 wait for a gap that never fills
+        if (two.includes(b[0].body) && !firstOfTwo) {
+          firstOfTwo = b;
+          return sub.rewind(); // inside the handler, nothing of this batch acked
+        }
+        return sub.ack(b);
+      },
+    });
+    await until('5 deliveries', () => got.length >= 5);
+    await settle(300);
+    phase = 2;
+    await sub.rewind();
+    await until('3, 4, 5 again', () => got.length >= 8);
+    expect(bodies(got)).toEqual([...one, ...one.slice(2)]);
+
+    await publish(pub, 2, [frames(2, 6, 3)]);
+    await until('the second tick after a rewind', () => got.length >= 8 + (firstOfTwo?.length ?? 99) + 3);
+    await settle();
+    const again = firstOfTwo!.length;
+    expect(bodies(got.slice(8))).toEqual([...two.slice(0, again), ...two]);
+  });
+
   it('a handler that fails gets the same messages again', async () => {
     if (t.name === 'memory') return; // MemorySubscriber advances before its handler runs (see the report)
     const pub = track(stream.publisher());
@@ -325,6 +361,26 @@ describe('SQS specifics', () => {
     // every message once, across both pollers: nothing came back while the first batch was applied
     expect([...bodies(got), ...bodies(rivalGot)].sort()).toEqual(frames(1, 1, 12).map((f) => f.body).sort());
     expect(bodies(got).slice(0, 10)).toEqual(frames(1, 1, 10).map((f) => f.body));
+  });
+
+  it('a successor started right after stop() is not held up for the visibility timeout (30 s)', async () => {
+    // the long poll stop() abandons still takes messages on the server; they must not hide for 30 s
+    stream = sqsStream(sqsCfg({ visibilityTimeoutSeconds: 30 }));
+    const pub = stream.publisher();
+    running.push(pub);
+    await pub.start();
+    const s1 = stream.subscriber();
+    await collect(s1);
+    await settle(500); // s1 is in a long poll
+    await s1.stop();
+    await publish(pub, 1, [frames(1, 1, 3)]);
+    const s2 = stream.subscriber();
+    running.push(s2);
+    const t0 = Date.now();
+    const got = await collect(s2, { onBatch: (b) => s2.ack(b) });
+    await until('3 deliveries', () => got.length >= 3, 12_000);
+    expect(bodies(got)).toEqual(bodies(frames(1, 1, 3)));
+    expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
   it('stop() ends a long poll at once', async () => {
