@@ -4,9 +4,6 @@ import type { FerryConfig } from '../config/schema';
 import { connect } from '../common/db';
 import { createLogger, Logger, safeUrl } from '../common/logger';
 import { FerryError } from '../common/errors';
-import { KafkaPublisher } from '../transport/kafka';
-import { SqsPublisher } from '../transport/sqs';
-import type { Publisher } from '../transport/types';
 
 export interface Ctx {
   config: FerryConfig;
@@ -27,12 +24,7 @@ export async function database(cfg: FerryConfig): Promise<Client> {
   }
 }
 
-export function publisherFor(cfg: FerryConfig, log: Logger): Publisher {
-  const t = cfg.transport;
-  return t.kind === 'kafka'
-    ? new KafkaPublisher(t, cfg.origin, log.child({ role: 'publisher' }))
-    : new SqsPublisher(t, cfg.origin, cfg.destinations, log.child({ role: 'publisher' }));
-}
+export { publisherFor } from '../server/sidecar';
 
 /** An AbortSignal that fires on SIGTERM/SIGINT: long-running commands finish their batch, then exit 0. */
 export function shutdownSignal(log: Logger): AbortSignal {

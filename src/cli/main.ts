@@ -3,6 +3,8 @@ import { ConfigError, FerryError } from '../common/errors';
 import { initCommand } from './commands/init';
 import { trackCommand, untrackCommand } from './commands/track';
 import { forwardCommand } from './commands/forward';
+import { applyCommand, runCommand } from './commands/run';
+import { resumeCommand, skipCommand, statusCommand } from './commands/status';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
 
@@ -14,7 +16,12 @@ export function program(): Command {
     .addCommand(initCommand())
     .addCommand(trackCommand())
     .addCommand(untrackCommand())
+    .addCommand(runCommand())
     .addCommand(forwardCommand())
+    .addCommand(applyCommand())
+    .addCommand(statusCommand())
+    .addCommand(resumeCommand())
+    .addCommand(skipCommand())
     .exitOverride();
 }
 

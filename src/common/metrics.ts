@@ -9,3 +9,6 @@ export const forwardedBatches = new Counter({ name: 'ferry_forward_batches_total
 export const forwardedFrames = new Counter({ name: 'ferry_forward_frames_total', help: 'Transport messages published', labelNames: ['origin'], registers: [registry] });
 export const forwardLeader = new Gauge({ name: 'ferry_forward_leader', help: '1 while this process is the forwarder leader of the origin', labelNames: ['origin'], registers: [registry] });
 export const forwardLagChanges = new Gauge({ name: 'ferry_forward_pending_ticks', help: 'Ticks cut but not yet published', labelNames: ['origin'], registers: [registry] });
+export const appliedChanges = new Counter({ name: 'ferry_apply_changes_total', help: 'Changes applied to this DC', labelNames: ['origin'], registers: [registry] });
+export const applyErrors = new Counter({ name: 'ferry_apply_errors_total', help: 'Apply failures by kind (retriable, gap, stopped)', labelNames: ['origin', 'kind'], registers: [registry] });
+export const applyLeader = new Gauge({ name: 'ferry_apply_leader', help: '1 while this process leads the applier of the origin', labelNames: ['origin'], registers: [registry] });

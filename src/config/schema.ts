@@ -57,6 +57,16 @@ export const configSchema = z
         readChunk: z.number().int().min(1).default(5_000),
       })
       .prefault({}),
+    apply: z
+      .object({
+        /** Source transactions are grouped into one destination transaction up to about this many changes. */
+        groupChanges: z.number().int().min(1).default(5_000),
+        /** Changes held out of order at most; beyond it the applier stops reading (backpressure). */
+        bufferChanges: z.number().int().min(100).default(100_000),
+        /** A missing position that does not arrive within this time stops the origin's stream loudly. */
+        gapTimeoutMs: z.number().int().min(100).default(30_000),
+      })
+      .prefault({}),
   })
   .strict()
   .transform((c) => ({ ...c, destinations: c.destinations ?? c.peers }));

@@ -17,7 +17,9 @@ export function kafkaClient(cfg: KafkaConfig, log: Logger, clientSuffix: string)
     logLevel: logLevel.WARN,
     logCreator: () => ({ level, log: entry }) => {
       const { message, ...rest } = entry;
-      if (level <= logLevel.ERROR) kl.error(rest, message);
+      // a transaction begun right after the previous commit is briefly refused; kafkajs retries it
+      if (/concurrent operation on the same transaction/.test(String(message) + String(rest.error))) kl.debug(rest, message);
+      else if (level <= logLevel.ERROR) kl.error(rest, message);
       else kl.warn(rest, message);
     },
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },

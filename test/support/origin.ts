@@ -33,9 +33,8 @@ export async function prepareOrigin(url: string, ddl: string, tables: string[]):
 
 export type TransportKind = 'kafka' | 'sqs';
 
-export function testConfig(url: string, kind: TransportKind, over: Record<string, unknown> = {}, origin = 'dc-a'): FerryConfig {
+export function testConfig(url: string, kind: TransportKind, over: Record<string, unknown> = {}, origin = 'dc-a', prefix = uniq('t')): FerryConfig {
   const env = services();
-  const prefix = uniq('t');
   const transport =
     kind === 'kafka'
       ? { kind, brokers: env.FERRY_KAFKA_BROKERS.split(','), topicPrefix: prefix }

@@ -48,6 +48,7 @@ describe('frames', () => {
 
   it('reject malformed frames with the origin, tick and position in the error, never a crash', () => {
     const good = JSON.parse(encodeFrames(meta, [change(5)], 10_000)[0].body);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const bad = (mut: (f: Record<string, any>) => void) => {
       const f = structuredClone(good);
       mut(f);

@@ -1,0 +1,361 @@
+import { Client, Pool, PoolClient } from 'pg';
+import type { FerryConfig } from '../config/schema';
+import { connect, createPool } from '../common/db';
+import { FencedError, isRetriable, StreamError } from '../common/errors';
+import type { Logger } from '../common/logger';
+import { appliedChanges, applyErrors, applyLeader } from '../common/metrics';
+import { sleep } from '../common/sleep';
+import { Change, decodeFrame, Reassembler } from '../protocol/envelope';
+import { stringifyExact } from '../protocol/json';
+import type { Delivery, Subscriber } from '../transport/types';
+import { ReorderBuffer } from './reorder-buffer';
+import { applyChanges } from './row-sql';
+import { readApplied, stopStream } from './state';
+import { TableCatalog } from './table-info';
+
+export const APPLY_LOCK_CLASS = 1179800154; // 'FRRZ': one applier per (this DC, origin)
+
+interface Held {
+  delivery: Delivery;
+  maxPos: number;
+  tick: number;
+}
+
+/**
+ * Applies one origin's stream to this DC (DESIGN.md §3.4, §3.5): in position order, exactly once in
+ * effect, each source transaction atomically, with the applied position recorded in the same
+ * destination transaction. One process per (DC, origin) leads; others wait and take over.
+ */
+export class Applier {
+  private pool: Pool;
+
+  constructor(
+    private readonly cfg: FerryConfig,
+    private readonly origin: string,
+    private readonly subscriber: () => Subscriber,
+    private readonly log: Logger,
+  ) {
+    this.pool = createPool(cfg.database, { max: 2, application_name: `ferry-applier:${origin}` });
+  }
+
+  async run(stop: AbortSignal): Promise<void> {
+    try {
+      while (!stop.aborted) {
+        const lead = await this.acquire(stop);
+        if (!lead) break;
+        const { client, epoch } = lead;
+        const log = this.log.child({ epoch });
+        applyLeader.set({ origin: this.origin }, 1);
+        try {
+          while (!stop.aborted) {
+            const st = await readApplied(this.pool, this.origin);
+            if (st.status === 'stopped' && st.errorKind !== 'gap') {
+              // an operator must act (ferry resume / ferry skip); look again shortly
+              await sleep(1000, stop);
+              continue;
+            }
+            const session = new ApplySession(this.cfg, this.origin, this.pool, this.subscriber(), epoch, log);
+            const ended = await session.run(stop, client);
+            if (ended === 'fenced') break;
+          }
+        } catch (e) {
+          if (!isRetriable(e)) throw e;
+          log.warn({ err: e }, 'applier failed; will try again');
+          await sleep(1000, stop);
+        } finally {
+          applyLeader.set({ origin: this.origin }, 0);
+          await client.end().catch(() => undefined);
+        }
+      }
+    } finally {
+      await this.pool.end().catch(() => undefined);
+    }
+  }
+
+  private async acquire(stop: AbortSignal): Promise<{ client: Client; epoch: number } | null> {
+    let announced = false;
+    while (!stop.aborted) {
+      const client = await connect(this.cfg.database, { application_name: `ferry-applier:${this.origin}:${process.pid}` });
+      const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as ok', [APPLY_LOCK_CLASS, this.origin]);
+      if (r.rows[0].ok) {
+        await client.query('insert into ferry.applied (origin) values ($1) on conflict do nothing', [this.origin]);
+        const e = await client.query<{ epoch: string }>('update ferry.applied set epoch = epoch + 1 where origin = $1 returning epoch', [this.origin]);
+        this.log.info('leading the applier for this origin');
+        return { client, epoch: Number(e.rows[0].epoch) };
+      }
+      await client.end().catch(() => undefined);
+      if (!announced) this.log.info('another applier leads this origin here; standing by');
+      announced = true;
+      await sleep(1000, stop);
+    }
+    return null;
+  }
+}
+
+type SessionEnd = 'stopped' | 'fenced' | 'error';
+
+/** One run of the subscriber, from the stored position until stop or an error that needs an operator. */
+class ApplySession {
+  private buffer!: ReorderBuffer;
+  private reassembler = new Reassembler();
+  private held: Held[] = [];
+  private applied = 0;
+  private offset: string | null = null;
+  private seen = 0;
+  private client?: PoolClient;
+  private txOpen = false;
+  private txChanges: Change[] = [];
+  private skips = new Set<number>();
+  private catalog!: TableCatalog;
+  private gapSince = 0;
+  private failure?: { error: Error; end: SessionEnd };
+  private done!: () => void;
+  private readonly finished = new Promise<void>((r) => (this.done = r));
+  private busy: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly cfg: FerryConfig,
+    private readonly origin: string,
+    private readonly pool: Pool,
+    private readonly sub: Subscriber,
+    private readonly epoch: number,
+    private readonly log: Logger,
+  ) {}
+
+  async run(stop: AbortSignal, control: Client): Promise<SessionEnd> {
+    const st = await readApplied(this.pool, this.origin);
+    this.applied = st.pos;
+    this.seen = st.seenPos;
+    this.offset = st.offset;
+    this.buffer = new ReorderBuffer(this.applied, this.cfg.apply.bufferChanges);
+    this.client = await this.pool.connect();
+    this.catalog = new TableCatalog(this.client, this.origin);
+    this.skips = new Set((await this.client.query<{ pos: string }>('select pos from ferry.skips where origin = $1 and applied_at is null', [this.origin])).rows.map((r) => Number(r.pos)));
+    await this.loadInbox();
+    const onStop = () => this.done();
+    stop.addEventListener('abort', onStop, { once: true });
+    control.once('error', onStop);
+    const gapTimer = setInterval(() => void this.serial(() => this.checkGap()), 250);
+    try {
+      await this.sub.start((batch) => this.handle(batch), st.offset ?? undefined);
+      this.log.info({ applied: this.applied }, 'applying');
+      await this.finished;
+    } finally {
+      clearInterval(gapTimer);
+      stop.removeEventListener('abort', onStop);
+      await this.sub.stop().catch(() => undefined);
+      await this.busy.catch(() => undefined);
+      if (this.txOpen) await this.client.query('rollback').catch(() => undefined);
+      this.client.release();
+    }
+    if (this.failure) {
+      if (this.failure.end === 'fenced') this.log.warn(this.failure.error.message);
+      return this.failure.end;
+    }
+    return 'stopped';
+  }
+
+  /** Everything that touches the destination runs one at a time. */
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const next = this.busy.then(fn, fn);
+    this.busy = next.catch(() => undefined);
+    return next;
+  }
+
+  private async handle(batch: Delivery[]): Promise<void> {
+    if (this.failure) return;
+    await this.serial(async () => {
+      for (const d of batch) {
+        let frame;
+        try {
+          frame = decodeFrame(d.body, { origin: this.origin });
+          if (frame.origin !== this.origin) throw new StreamError(`frame of origin ${frame.origin} arrived on the stream of ${this.origin}`, { origin: this.origin, tick: frame.tick });
+        } catch (e) {
+          return this.fail(e as Error);
+        }
+        const maxPos = this.absorb(frame);
+        this.seen = Math.max(this.seen, maxPos);
+        this.held.push({ delivery: d, maxPos, tick: frame.tick });
+      }
+      await this.drain();
+      await this.spillIfStalled();
+    });
+    // backpressure: a full buffer waiting on a gap stops the intake until the gap is handled
+    while (!this.failure && this.buffer.full() && this.buffer.waitingForGap()) await sleep(100);
+  }
+
+  /** Frames kept in ferry.inbox by an earlier session: already acked, not yet applied. */
+  private async loadInbox(): Promise<void> {
+    const r = await this.pool.query<{ body: string }>('select body from ferry.inbox where origin = $1 and max_pos > $2 order by max_pos', [this.origin, this.applied]);
+    for (const { body } of r.rows) this.absorb(decodeFrame(body, { origin: this.origin }));
+  }
+
+  private absorb(frame: ReturnType<typeof decodeFrame>): number {
+    if (frame.chunk) {
+      if (frame.chunk.pos > this.applied) {
+        const c = this.reassembler.add(frame);
+        if (c) this.buffer.add([c]);
+      }
+      return frame.chunk.pos;
+    }
+    this.buffer.add(frame.changes);
+    return frame.changes[frame.changes.length - 1].pos;
+  }
+
+  /**
+   * SQS only: while the applier waits (a gap, or the rest of a source transaction) with messages
+   * unacknowledged, the FIFO group delivers nothing more. The waiting frames are written to
+   * ferry.inbox and acked, so the stream can move on; they leave the inbox when applied.
+   */
+  private async spillIfStalled(): Promise<void> {
+    if (this.sub.kind !== 'sqs' || this.failure) return;
+    const waiting = this.buffer.waitingForGap() || (this.txOpen && this.buffer.size === 0);
+    const pending = this.held.filter((h) => h.maxPos > this.applied);
+    if (!waiting || !pending.length || this.buffer.full()) return;
+    await this.pool.query(
+      'insert into ferry.inbox (origin, max_pos, body) select $1, m, b from unnest($2::bigint[], $3::text[]) as x(m, b)',
+      [this.origin, pending.map((h) => h.maxPos), pending.map((h) => h.delivery.body)],
+    );
+    const all = this.held;
+    this.held = [];
+    await this.sub.ack(all.map((h) => h.delivery));
+  }
+
+  private async drain(): Promise<void> {
+    if (this.failure) return;
+    try {
+      for (;;) {
+        const changes = this.buffer.take(2000);
+        if (!changes.length) break;
+        this.gapSince = 0;
+        if (!this.txOpen) {
+          await this.client!.query('begin');
+          // the destination's own capture triggers see this and do not send the rows back
+          await this.client!.query(`select set_config('ferry.origin', $1, true)`, [this.origin]);
+          this.txOpen = true;
+          this.txChanges = [];
+        }
+        this.txChanges.push(...changes);
+        const skipped = changes.filter((c) => this.skips.has(c.pos));
+        for (const c of skipped) {
+          await this.client!.query('update ferry.skips set applied_at = now(), change = $3::jsonb where origin = $1 and pos = $2', [this.origin, c.pos, stringifyExact(c)]);
+          this.log.warn({ pos: c.pos }, 'skipped a change as an operator asked (recorded in ferry.skips)');
+        }
+        await applyChanges(this.client!, this.catalog, this.origin, skipped.length ? changes.filter((c) => !this.skips.has(c.pos)) : changes);
+        const last = changes[changes.length - 1];
+        if (last.txEnd && (this.txChanges.length >= this.cfg.apply.groupChanges || !this.buffer.size || this.buffer.waitingForGap())) {
+          await this.commit(last);
+        }
+      }
+    } catch (e) {
+      await this.rollback();
+      if (e instanceof FencedError) return this.fail(e, 'fenced');
+      if (isRetriable(e)) {
+        this.log.warn({ err: e }, 'apply failed; retrying');
+        applyErrors.inc({ origin: this.origin, kind: 'retriable' });
+        await sleep(500);
+        return this.drain();
+      }
+      return this.fail(this.explain(e as Error));
+    }
+  }
+
+  private explain(e: Error): Error {
+    if (e instanceof StreamError) return e;
+    const first = this.lastFailed?.[0]?.pos;
+    const last = this.lastFailed?.[this.lastFailed.length - 1]?.pos;
+    const pg = e as Error & { code?: string; detail?: string };
+    return new StreamError(
+      `applying positions ${first}–${last} failed: ${pg.message}${pg.detail ? ` (${pg.detail})` : ''}${pg.code ? ` [SQLSTATE ${pg.code}]` : ''}`,
+      { origin: this.origin, pos: first },
+    );
+  }
+  private lastFailed?: Change[];
+
+  private async rollback(): Promise<void> {
+    if (!this.txOpen) return;
+    await this.client!.query('rollback').catch(() => undefined);
+    this.txOpen = false;
+    this.lastFailed = this.txChanges;
+    this.buffer.restore(this.txChanges, this.applied);
+    this.txChanges = [];
+  }
+
+  private async commit(last: Change): Promise<void> {
+    // the transport position stored is that of the longest run of messages now wholly applied
+    let n = 0;
+    while (n < this.held.length && this.held[n].maxPos <= last.pos) n++;
+    const done = this.held.slice(0, n);
+    const offset = done.length && done[done.length - 1].delivery.offset !== undefined ? done[done.length - 1].delivery.offset! : this.offset;
+    const tick = done.length ? done[done.length - 1].tick : null;
+    const r = await this.client!.query(
+      `update ferry.applied set pos = $2, tick = coalesce($3, tick), transport_offset = $4, source_at = $5, applied_at = clock_timestamp(),
+              seen_pos = greatest(seen_pos, $6), seen_at = clock_timestamp(), status = 'running', error = null, error_pos = null, error_at = null
+        where origin = $1 and epoch = $7`,
+      [this.origin, last.pos, tick, offset, last.at, this.seen, this.epoch],
+    );
+    if (r.rowCount !== 1) throw new FencedError(`applier epoch ${this.epoch} for origin ${this.origin} was superseded: another applier leads now`);
+    await this.client!.query('delete from ferry.inbox where origin = $1 and max_pos <= $2', [this.origin, last.pos]);
+    await this.client!.query('commit');
+    this.txOpen = false;
+    appliedChanges.inc({ origin: this.origin }, this.txChanges.length);
+    this.txChanges = [];
+    this.applied = last.pos;
+    this.offset = offset;
+    this.held = this.held.slice(n);
+    this.reassembler.forgetUpTo(this.applied);
+    if (done.length) await this.sub.ack(done.map((h) => h.delivery));
+  }
+
+  private async checkGap(): Promise<void> {
+    if (this.failure) return;
+    // duplicates of applied messages (a re-publish) are let go at once
+    if (this.held.length && this.held[0].maxPos <= this.applied && !this.txOpen) {
+      let n = 0;
+      while (n < this.held.length && this.held[n].maxPos <= this.applied) n++;
+      const done = this.held.splice(0, n);
+      await this.sub.ack(done.map((h) => h.delivery)).catch(() => undefined);
+    }
+    // waiting: later positions are held but the next is missing, or a source transaction was
+    // begun and the rest of it has not come
+    const waiting = this.buffer.waitingForGap() || (this.txOpen && this.buffer.size === 0);
+    if (!waiting) {
+      this.gapSince = 0;
+      return;
+    }
+    if (!this.gapSince) {
+      this.gapSince = Date.now();
+      return;
+    }
+    const waited = Date.now() - this.gapSince;
+    if (waited < this.cfg.apply.gapTimeoutMs) return;
+    const next = this.buffer.firstHeld();
+    const err = new StreamError(
+      `gap: position ${this.buffer.nextPos} has not arrived after ${Math.round(waited / 1000)} s while later ones did${next ? ` (holding from ${next.pos})` : ''}; nothing past it is applied. Re-reading from the last applied position`,
+      { origin: this.origin, pos: this.buffer.nextPos },
+    );
+    this.log.error(err.message);
+    applyErrors.inc({ origin: this.origin, kind: 'gap' });
+    await stopStream(this.pool, this.origin, err, this.buffer.nextPos, 'gap');
+    // drop what is held and read it again: a lost message may still come, a reordered one surely will
+    await this.rollback();
+    this.buffer.clear();
+    this.reassembler = new Reassembler();
+    this.held = [];
+    this.gapSince = 0;
+    await this.sub.rewind();
+    await this.loadInbox();
+  }
+
+  private async fail(e: Error, end: SessionEnd = 'error'): Promise<void> {
+    if (this.failure) return;
+    this.failure = { error: e, end };
+    await this.rollback();
+    if (end === 'error') {
+      this.log.error(e.message + ' — the stream of this origin is stopped; fix the cause and run `ferry resume`, or `ferry skip` the change');
+      applyErrors.inc({ origin: this.origin, kind: 'stopped' });
+      await stopStream(this.pool, this.origin, e, (e as StreamError).where?.pos ?? this.buffer.nextPos, 'error').catch((err) => this.log.error({ err }, 'could not record the error'));
+    }
+    this.done();
+  }
+}

@@ -1,0 +1,62 @@
+import type { Queryable } from '../common/db';
+import { quoteIdent } from '../common/db';
+import { StreamError } from '../common/errors';
+
+export interface TableInfo {
+  wireName: string;
+  /** Safe SQL name built from the catalog (never from the wire text). */
+  sql: string;
+  columns: Set<string>;
+  /** Columns PostgreSQL computes itself: never written. */
+  generated: Set<string>;
+  /** Column sets that have a unique index (ON CONFLICT needs one matching the key). */
+  uniqueKeys: string[][];
+}
+
+/**
+ * Resolves a table named on the wire to this DC's table. The name is resolved by PostgreSQL
+ * (to_regclass); the SQL Ferry writes uses the catalog's own names, quoted.
+ */
+export class TableCatalog {
+  private cache = new Map<string, TableInfo>();
+  constructor(private readonly db: Queryable, private readonly origin: string) {}
+
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  async get(wireName: string, where: { tick?: number; pos?: number }): Promise<TableInfo> {
+    const hit = this.cache.get(wireName);
+    if (hit) return hit;
+    const r = await this.db.query<{ oid: number | null; nsp: string; rel: string }>(
+      `select c.oid, n.nspname as nsp, c.relname as rel from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.oid = to_regclass($1)`,
+      [wireName],
+    );
+    if (!r.rows.length) {
+      throw new StreamError(`table ${wireName} does not exist at this DC: create it (same columns and key as at ${this.origin}) and run \`ferry resume --origin ${this.origin}\``, { origin: this.origin, ...where });
+    }
+    const { oid, nsp, rel } = r.rows[0];
+    const cols = await this.db.query<{ attname: string; gen: string }>(
+      `select attname, attgenerated as gen from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped`,
+      [oid],
+    );
+    const uniq = await this.db.query<{ cols: string[] }>(
+      `select array_agg(a.attname::text order by k.ord) as cols
+         from pg_index i cross join lateral unnest(i.indkey::int2[]) with ordinality k(attnum, ord)
+         join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+        where i.indrelid = $1 and i.indisunique and i.indpred is null and i.indexprs is null
+        group by i.indexrelid`,
+      [oid],
+    );
+    const info: TableInfo = {
+      wireName,
+      sql: `${quoteIdent(nsp)}.${quoteIdent(rel)}`,
+      columns: new Set(cols.rows.map((c) => c.attname)),
+      generated: new Set(cols.rows.filter((c) => c.gen !== '').map((c) => c.attname)),
+      uniqueKeys: uniq.rows.map((u) => u.cols),
+    };
+    this.cache.set(wireName, info);
+    return info;
+  }
+}

@@ -1,0 +1,48 @@
+import { Applier } from '../apply/applier';
+import type { FerryConfig } from '../config/schema';
+import { createPool } from '../common/db';
+import type { Logger } from '../common/logger';
+import { Forwarder } from '../forward/forwarder';
+import { KafkaPublisher } from '../transport/kafka';
+import { SqsPublisher } from '../transport/sqs';
+import { subscriberFor } from '../transport';
+import type { Publisher } from '../transport/types';
+import { startHttp } from './http';
+
+export function publisherFor(cfg: FerryConfig, log: Logger): Publisher {
+  const t = cfg.transport;
+  return t.kind === 'kafka'
+    ? new KafkaPublisher(t, cfg.origin, log.child({ role: 'publisher' }))
+    : new SqsPublisher(t, cfg.origin, cfg.destinations, log.child({ role: 'publisher' }));
+}
+
+export interface Parts {
+  forward: boolean;
+  apply: boolean;
+  http: boolean;
+}
+
+/**
+ * Everything one DC runs: the forwarder of its own origin, an applier per peer, and the HTTP
+ * endpoints. Resolves when stop aborts and every part has finished its current batch.
+ */
+export async function runSidecar(config: FerryConfig, log: Logger, stop: AbortSignal, parts: Parts): Promise<void> {
+  const pool = parts.http ? createPool(config.database, { max: 2, application_name: 'ferry-http' }) : undefined;
+  const http = pool ? await startHttp(config, pool, log.child({ role: 'http' })) : undefined;
+  const tasks: Promise<void>[] = [];
+  if (parts.forward) tasks.push(new Forwarder(config, publisherFor(config, log), log.child({ role: 'forwarder' })).run(stop));
+  if (parts.apply) {
+    if (!config.peers.length) log.warn('no peers configured: nothing to apply');
+    for (const origin of config.peers) {
+      const l = log.child({ role: 'applier', from: origin });
+      tasks.push(new Applier(config, origin, () => subscriberFor(config, origin, l), l).run(stop));
+    }
+  }
+  try {
+    // a part that fails for good ends the whole process (the orchestrator restarts it)
+    await Promise.all(tasks);
+  } finally {
+    http?.close();
+    await pool?.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,90 @@
+import type { FerryConfig } from '../config/schema';
+import type { Queryable } from '../common/db';
+import { readApplied } from '../apply/state';
+
+export interface PeerStatus {
+  origin: string;
+  appliedPos: number;
+  headPos: number;
+  lagChanges: number;
+  lagSeconds: number;
+  status: 'running' | 'stopped';
+  error: string | null;
+  errorPos: number | null;
+  appliedAt: string | null;
+}
+
+export interface LocalStatus {
+  origin: string;
+  publishedPos: number;
+  lastTick: number;
+  pendingTicks: number;
+  unticked: number;
+  lastPublishedAt: string | null;
+  forwarderEpoch: number;
+}
+
+export interface DcStatus {
+  dc: string;
+  local: LocalStatus;
+  peers: PeerStatus[];
+  /** Applied position per origin: this DC's version vector. */
+  vector: Record<string, number>;
+  healthy: boolean;
+}
+
+/** What `ferry status`, GET /status and /readyz report, read from this DC's database only. */
+export async function dcStatus(db: Queryable, cfg: FerryConfig): Promise<DcStatus> {
+  const f = await db.query(
+    `select coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0) as published,
+            max(tick) as last_tick, count(*) filter (where published_at is null) as pending,
+            max(published_at) as last_pub,
+            (select case when is_called then last_value else 0 end from ferry.change_id_seq) - (select last_id from ferry.ticks order by tick desc limit 1) as unticked,
+            (select forwarder_epoch from ferry.state) as epoch
+       from ferry.ticks`,
+  );
+  const x = f.rows[0];
+  const local: LocalStatus = {
+    origin: cfg.origin,
+    publishedPos: Number(x.published),
+    lastTick: Number(x.last_tick),
+    pendingTicks: Number(x.pending),
+    unticked: Math.max(0, Number(x.unticked)),
+    lastPublishedAt: x.last_pub ? new Date(x.last_pub).toISOString() : null,
+    forwarderEpoch: Number(x.epoch),
+  };
+  const now = Date.now();
+  const peers: PeerStatus[] = [];
+  for (const origin of cfg.peers) {
+    const s = await readApplied(db, origin);
+    const lag = Math.max(0, s.seenPos - s.pos);
+    peers.push({
+      origin,
+      appliedPos: s.pos,
+      headPos: Math.max(s.seenPos, s.pos),
+      lagChanges: lag,
+      lagSeconds: lag > 0 && s.sourceAt ? Math.max(0, (now - new Date(s.sourceAt).getTime()) / 1000) : 0,
+      status: s.status,
+      error: s.error,
+      errorPos: s.errorPos,
+      appliedAt: s.appliedAt ? new Date(s.appliedAt).toISOString() : null,
+    });
+  }
+  const vector: Record<string, number> = { [cfg.origin]: local.publishedPos };
+  for (const p of peers) vector[p.origin] = p.appliedPos;
+  return { dc: cfg.origin, local, peers, vector, healthy: peers.every((p) => p.status === 'running') };
+}
+
+export function formatStatus(s: DcStatus): string {
+  const lines = [
+    `DC ${s.dc}: ${s.healthy ? 'healthy' : 'NEEDS ATTENTION'}`,
+    `  capture/forward (${s.local.origin}): published up to pos ${s.local.publishedPos}, tick ${s.local.lastTick}, ${s.local.pendingTicks} tick(s) waiting to publish, ${s.local.unticked} change id(s) not yet in a tick`,
+  ];
+  for (const p of s.peers) {
+    lines.push(
+      `  apply from ${p.origin}: applied ${p.appliedPos} of ${p.headPos} seen, lag ${p.lagChanges} change(s) / ${p.lagSeconds.toFixed(1)} s, ${p.status}` +
+        (p.error ? `\n    error at pos ${p.errorPos}: ${p.error}` : ''),
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,105 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FerryConfig } from '../../src/config/schema';
+import { runSidecar } from '../../src/server/sidecar';
+import { dropDatabase, freshDatabase, sql, uniq, Dc } from './db';
+import { prepareOrigin, quietLog, testConfig, TransportKind, waitFor } from './origin';
+import { ROOT } from './services';
+
+export interface Mesh {
+  dcs: string[];
+  url: Record<string, string>;
+  cfg: Record<string, FerryConfig>;
+  start(dc: string, parts?: { forward?: boolean; apply?: boolean }): void;
+  stop(dc: string): Promise<void>;
+  spawn(dc: string, command?: string, env?: Record<string, string>): ChildProcess;
+  /** Waits until every DC has applied everything every other DC published. */
+  drained(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Several DCs, each with its own database in its own PostgreSQL cluster, the same tables, all
+ * tracked, each applying every other one, sharing one topic/queue prefix.
+ */
+export async function createMesh(kind: TransportKind, ddl: string, tables: string[], letters: Dc[] = ['a', 'b', 'c'], over: Record<string, unknown> = {}): Promise<Mesh> {
+  const prefix = uniq('m');
+  const dcs = letters.map((l) => `dc-${l}`);
+  const url: Record<string, string> = {};
+  const cfg: Record<string, FerryConfig> = {};
+  for (const l of letters) {
+    const dc = `dc-${l}`;
+    url[dc] = await freshDatabase(l);
+    await prepareOrigin(url[dc], ddl, tables);
+    cfg[dc] = testConfig(url[dc], kind, { peers: dcs.filter((d) => d !== dc), http: { port: 0 }, apply: { gapTimeoutMs: 5000 }, ...over }, dc, prefix);
+  }
+  const running = new Map<string, { ac: AbortController; done: Promise<void> }>();
+  const children: ChildProcess[] = [];
+  const mesh: Mesh = {
+    dcs,
+    url,
+    cfg,
+    start(dc, parts = {}) {
+      const ac = new AbortController();
+      const done = runSidecar(cfg[dc], quietLog.child({ dc }), ac.signal, { forward: parts.forward ?? true, apply: parts.apply ?? true, http: false });
+      done.catch((e) => quietLog.error({ err: e, dc }, 'sidecar failed'));
+      running.set(dc, { ac, done });
+    },
+    async stop(dc) {
+      const r = running.get(dc);
+      if (!r) return;
+      r.ac.abort();
+      await r.done.catch(() => undefined);
+      running.delete(dc);
+    },
+    spawn(dc, command = 'run', env = {}) {
+      if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` (make test does)');
+      const file = path.join(ROOT, '.ferry', `${uniq('cfg')}.json`);
+      writeFileSync(file, JSON.stringify(cfg[dc]));
+      const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'ferry'), command, '--config', file], {
+        env: { ...process.env, FERRY_LOG_LEVEL: 'warn', ...env },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      children.push(child);
+      return child;
+    },
+    async drained(timeoutMs = 60000) {
+      await waitFor(
+        async () => {
+          const published: Record<string, number> = {};
+          for (const dc of dcs) {
+            const r = await sql<{ p: string; pending: string }>(
+              url[dc],
+              `select coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0) as p,
+                      count(*) filter (where published_at is null) as pending from ferry.ticks`,
+            );
+            const seq = await sql<{ n: string }>(url[dc], `select (select case when is_called then last_value else 0 end from ferry.change_id_seq) - (select last_id from ferry.ticks order by tick desc limit 1) as n`);
+            if (Number(r[0].pending) > 0 || Number(seq[0].n) > 0) return false;
+            published[dc] = Number(r[0].p);
+          }
+          for (const dc of dcs) {
+            const rows = await sql<{ origin: string; pos: string }>(url[dc], 'select origin, pos from ferry.applied');
+            const applied = Object.fromEntries(rows.map((r) => [r.origin, Number(r.pos)]));
+            for (const o of dcs) if (o !== dc && (applied[o] ?? 0) < published[o]) return false;
+          }
+          return true;
+        },
+        timeoutMs,
+        'every DC to apply everything',
+      );
+    },
+    async close() {
+      for (const dc of [...running.keys()]) await mesh.stop(dc);
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      for (const dc of dcs) await dropDatabase(url[dc]).catch(() => undefined);
+    },
+  };
+  return mesh;
+}
+
+/** All rows of a table in key order, as text, for comparing DCs row by row. */
+export async function tableRows(url: string, table: string, order: string): Promise<string[]> {
+  const r = await sql<{ t: string }>(url, `select t::text as t from ${table} t order by ${order}`);
+  return r.map((x) => x.t);
+}
