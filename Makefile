@@ -52,7 +52,7 @@ demo: build services-up
 
 bench: build services-up
 	node_modules/.bin/tsc -p tsconfig.json --outDir $(STATE)/build && node scripts/copy-sql.js $(STATE)/build/src
-	set -a; source $(SERVICES_ENV); set +a; node $(STATE)/build/bench/forward.js
+	set -a; source $(SERVICES_ENV); set +a; node $(STATE)/build/bench/forward.js && node $(STATE)/build/bench/e2e.js
 
 lint: install
 	node_modules/.bin/eslint .

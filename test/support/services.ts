@@ -1,7 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-export const ROOT = path.resolve(__dirname, '..', '..');
+/** The repository root (found upward from here, so it holds when compiled elsewhere for bench/). */
+export const ROOT = (() => {
+  let d = __dirname;
+  while (!existsSync(path.join(d, 'infra', 'services.sh'))) {
+    if (path.dirname(d) === d) throw new Error(`cannot find the repository root above ${__dirname}`);
+    d = path.dirname(d);
+  }
+  return d;
+})();
 export const TEST_ENV_FILE = path.join(ROOT, '.ferry', 'test-services.env');
 export const SERVICE_VARS = ['FERRY_DC_A_URL', 'FERRY_DC_B_URL', 'FERRY_DC_C_URL', 'FERRY_KAFKA_BROKERS', 'FERRY_SQS_ENDPOINT'] as const;
 export type ServiceVar = (typeof SERVICE_VARS)[number];
