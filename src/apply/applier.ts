@@ -106,6 +106,14 @@ class ApplySession {
   private txOpen = false;
   private txChanges: Change[] = [];
   private skips = new Set<number>();
+  /**
+   * Set after a group of changes failed for a reason retrying cannot fix: until this position is
+   * applied, one change per statement and a commit per source transaction, so every source
+   * transaction before the change at fault is kept and the error names that very change.
+   */
+  private isolateTo = 0;
+  /** The changes of the statement(s) being run, or of the transaction being committed: what an error is about. */
+  private attempt: Change[] = [];
   private catalog!: TableCatalog;
   private gapSince = 0;
   private failure?: { error: Error; end: SessionEnd };
@@ -225,7 +233,7 @@ class ApplySession {
     if (this.failure) return;
     try {
       for (;;) {
-        const changes = this.buffer.take(2000);
+        const changes = this.buffer.take(this.isolateTo ? 1 : 2000);
         if (!changes.length) break;
         this.gapSince = 0;
         if (!this.txOpen) {
@@ -241,9 +249,11 @@ class ApplySession {
           await this.client!.query('update ferry.skips set applied_at = now(), change = $3::jsonb where origin = $1 and pos = $2', [this.origin, c.pos, stringifyExact(c)]);
           this.log.warn({ pos: c.pos }, 'skipped a change as an operator asked (recorded in ferry.skips)');
         }
+        this.attempt = changes;
         await applyChanges(this.client!, this.catalog, this.origin, skipped.length ? changes.filter((c) => !this.skips.has(c.pos)) : changes);
         const last = changes[changes.length - 1];
-        if (last.txEnd && (this.txChanges.length >= this.cfg.apply.groupChanges || !this.buffer.size || this.buffer.waitingForGap())) {
+        if (last.txEnd && (this.isolateTo || this.txChanges.length >= this.cfg.apply.groupChanges || !this.buffer.size || this.buffer.waitingForGap())) {
+          this.attempt = this.txChanges;
           await this.commit(last);
         }
       }
@@ -256,19 +266,26 @@ class ApplySession {
         await sleep(500);
         return this.drain();
       }
+      const failed = this.lastFailed ?? [];
+      if (!this.isolateTo && failed.length > 1) {
+        // several source transactions (or changes) went in one statement or transaction: find the
+        // change at fault, and apply every source transaction before it
+        this.isolateTo = failed[failed.length - 1].pos;
+        this.log.warn({ from: failed[0].pos, to: this.isolateTo, err: (e as Error).message }, 'applying a group failed; applying it change by change to find the change at fault');
+        return this.drain();
+      }
       return this.fail(this.explain(e as Error));
     }
   }
 
   private explain(e: Error): Error {
     if (e instanceof StreamError) return e;
-    const first = this.lastFailed?.[0]?.pos;
-    const last = this.lastFailed?.[this.lastFailed.length - 1]?.pos;
+    const a = this.attempt;
+    const first = a[0]?.pos;
+    const last = a[a.length - 1]?.pos;
+    const what = a.length === 1 ? `applying position ${first} (${a[0].op} ${a[0].table} ${stringifyExact(a[0].key)})` : `applying positions ${first}–${last}`;
     const pg = e as Error & { code?: string; detail?: string };
-    return new StreamError(
-      `applying positions ${first}–${last} failed: ${pg.message}${pg.detail ? ` (${pg.detail})` : ''}${pg.code ? ` [SQLSTATE ${pg.code}]` : ''}`,
-      { origin: this.origin, pos: first },
-    );
+    return new StreamError(`${what} failed: ${pg.message}${pg.detail ? ` (${pg.detail})` : ''}${pg.code ? ` [SQLSTATE ${pg.code}]` : ''}`, { origin: this.origin, pos: first });
   }
   private lastFailed?: Change[];
 
@@ -301,6 +318,7 @@ class ApplySession {
     appliedChanges.inc({ origin: this.origin }, this.txChanges.length);
     this.txChanges = [];
     this.applied = last.pos;
+    if (this.isolateTo && this.applied >= this.isolateTo) this.isolateTo = 0;
     this.offset = offset;
     this.held = this.held.slice(n);
     this.reassembler.forgetUpTo(this.applied);

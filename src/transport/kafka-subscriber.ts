@@ -68,6 +68,10 @@ export class KafkaSubscriber implements Subscriber {
       readUncommitted: false,
       heartbeatInterval: HEARTBEAT_MS,
       maxWaitTimeInMs: FETCH_WAIT_MS,
+      // only the applier leader of (DC, origin) ever joins; a member still in the group is a
+      // crashed leader, and the new one waits out its session before it gets the partition
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 10_000,
     });
     try {
       // an applier may start before its origin's forwarder ever published

@@ -14,9 +14,19 @@ export interface Mesh {
   start(dc: string, parts?: { forward?: boolean; apply?: boolean }): void;
   stop(dc: string): Promise<void>;
   spawn(dc: string, command?: string, env?: Record<string, string>): ChildProcess;
+  /** Writes dc's config to a file, as spawn does, and returns its path. */
+  configFile(dc: string): string;
+  /** Runs `ferry ARGS… --config FILE` for dc to completion (needs `npm run build`). */
+  cli(dc: string, args: string[], env?: Record<string, string>): Promise<CliResult>;
   /** Waits until every DC has applied everything every other DC published. */
   drained(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
 }
 
 /**
@@ -53,11 +63,30 @@ export async function createMesh(kind: TransportKind, ddl: string, tables: strin
       await r.done.catch(() => undefined);
       running.delete(dc);
     },
-    spawn(dc, command = 'run', env = {}) {
-      if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` (make test does)');
+    configFile(dc) {
       const file = path.join(ROOT, '.ferry', `${uniq('cfg')}.json`);
       writeFileSync(file, JSON.stringify(cfg[dc]));
-      const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'ferry'), command, '--config', file], {
+      return file;
+    },
+    cli(dc, args, env = {}) {
+      if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` (make test does)');
+      const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'ferry'), ...args, '--config', mesh.configFile(dc)], {
+        env: { ...process.env, FERRY_LOG_LEVEL: 'warn', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      return new Promise<CliResult>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    },
+    spawn(dc, command = 'run', env = {}) {
+      if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` (make test does)');
+      const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'ferry'), command, '--config', mesh.configFile(dc)], {
         env: { ...process.env, FERRY_LOG_LEVEL: 'warn', ...env },
         stdio: ['ignore', 'inherit', 'inherit'],
       });
