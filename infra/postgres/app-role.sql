@@ -11,3 +11,5 @@ DO $$ BEGIN
 END $$;
 SELECT 'CREATE DATABASE ferry OWNER app'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'ferry') \gexec
+-- (a database made by an older version of this file may belong to another role)
+ALTER DATABASE ferry OWNER TO app;

@@ -13,7 +13,8 @@ async function leaderPid(url: string): Promise<number | undefined> {
   const r = await sql<{ app: string }>(
     url,
     `select a.application_name as app from pg_locks l join pg_stat_activity a on a.pid = l.pid
-      where l.locktype = 'advisory' and l.classid = 1179800153 and l.objid = 2 and l.granted`,
+      where l.locktype = 'advisory' and l.classid = 1179800153 and l.objid = 2 and l.granted
+        and l.database = (select oid from pg_database where datname = current_database())`,
   );
   return r.length ? Number(r[0].app.split(':')[1]) : undefined;
 }

@@ -105,6 +105,13 @@ export async function createMesh(kind: TransportKind, ddl: string, tables: strin
             );
             const seq = await sql<{ n: string }>(url[dc], `select (select case when is_called then last_value else 0 end from ferry.change_id_seq) - (select last_id from ferry.ticks order by tick desc limit 1) as n`);
             if (Number(r[0].pending) > 0 || Number(seq[0].n) > 0) return false;
+            // a transaction open at the last tick that committed since is in no tick yet
+            const unpublished = await sql<{ n: string }>(
+              url[dc],
+              `select count(*) as n from ferry.changes c, (select snap from ferry.ticks where published_at is not null order by tick desc limit 1) t
+                where c.xid >= pg_snapshot_xmin(t.snap) and not pg_visible_in_snapshot(c.xid, t.snap)`,
+            );
+            if (Number(unpublished[0].n) > 0) return false;
             published[dc] = Number(r[0].p);
           }
           for (const dc of dcs) {

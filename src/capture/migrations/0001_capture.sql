@@ -207,30 +207,31 @@ end $$;
 -- is taken (two statements): every id <= last_id then belongs to a transaction whose xid is below
 -- the snapshot's xmax, so it is either visible in it or listed as in progress.
 create function ferry.tick(p_force boolean default false, p_min_changes bigint default 1)
-returns table (tick bigint, last_id bigint, pending bigint)
+returns table (tick bigint, last_id bigint, pending bigint, open boolean)
 language plpgsql as $$
 declare
   v_last bigint;
   v_prev ferry.ticks;
   v_open_done boolean;
+  v_open_running boolean;
 begin
   select case when s.is_called then s.last_value else 0 end into v_last from ferry.change_id_seq s;
   select * into v_prev from ferry.ticks t order by t.tick desc limit 1;
   if not p_force and v_last - v_prev.last_id < p_min_changes then
-    select exists (
-      select 1 from pg_snapshot_xip(v_prev.snap) x
-       where not pg_visible_in_snapshot(x, v_prev.snap)
-         and x not in (select pg_snapshot_xip(pg_current_snapshot()))
-         and exists (select 1 from ferry.changes c where c.xid = x)
-    ) into v_open_done;
+    select coalesce(bool_or(not running), false), coalesce(bool_or(running), false)
+      into v_open_done, v_open_running
+      from (select x in (select pg_snapshot_xip(pg_current_snapshot())) as running
+              from pg_snapshot_xip(v_prev.snap) x
+             where exists (select 1 from ferry.changes c where c.xid = x)) w;
     if not v_open_done then
-      return query select null::bigint, v_last, v_last - v_prev.last_id;
+      -- open: a writer that was running at the last tick still runs; its commit will need a tick
+      return query select null::bigint, v_last, v_last - v_prev.last_id, v_open_running;
       return;
     end if;
   end if;
   insert into ferry.ticks (tick, snap, last_id)
   values (v_prev.tick + 1, pg_current_snapshot(), v_last);
-  return query select v_prev.tick + 1, v_last, v_last - v_prev.last_id;
+  return query select v_prev.tick + 1, v_last, v_last - v_prev.last_id, false;
 end $$;
 
 -- Switch the capture functions to the next change table, if it is empty (pruned).
