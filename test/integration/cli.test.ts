@@ -1,0 +1,115 @@
+// The command-line contract of the capture side (DESIGN.md §8), run as a user would: the built
+// `ferry` binary, a config file, a non-superuser role that owns the tables.
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { dropDatabase, freshDatabase, sql, uniq } from '../support/db';
+import { ROOT, services } from '../support/services';
+import { byPos, prepareOrigin, readBack, startForwarder, testConfig } from '../support/origin';
+
+const run = promisify(execFile);
+
+async function ferry(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const r = await run(process.execPath, [path.join(ROOT, 'bin', 'ferry'), ...args], { env: { ...process.env, FERRY_LOG_LEVEL: 'warn', ...env } });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, out: x.stdout, err: x.stderr };
+  }
+}
+
+describe('ferry init / track / untrack', () => {
+  let url: string;
+  let cfgFile: string;
+  beforeAll(async () => {
+    url = await freshDatabase('a');
+    cfgFile = path.join(ROOT, '.ferry', `${uniq('cli')}.yaml`);
+    const env = services();
+    writeFileSync(cfgFile, `origin: dc-a\ndatabase: ${url}\ntransport: { kind: kafka, brokers: [${env.FERRY_KAFKA_BROKERS}] }\npeers: [dc-b]\n`);
+  });
+  afterAll(() => dropDatabase(url));
+
+  it('--print shows the SQL and runs nothing', async () => {
+    const r = await ferry(['init', '--print']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/create table ferry\.ticks/);
+    expect(r.out).toMatch(/pg_advisory_xact_lock/);
+    expect(await sql(url, `select 1 from pg_namespace where nspname = 'ferry'`)).toEqual([]);
+  });
+
+  it('installs as a plain role (no superuser), twice at once and again: idempotent under its lock', async () => {
+    expect((await sql<{ s: boolean }>(url, 'select rolsuper as s from pg_roles where rolname = current_user'))[0].s).toBe(false);
+    const [a, b] = await Promise.all([ferry(['init', '--config', cfgFile]), ferry(['init', '--config', cfgFile])]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect([a.out, b.out].filter((o) => /applied 0001_capture/.test(o))).toHaveLength(1);
+    const again = await ferry(['init', '--config', cfgFile]);
+    expect(again.out).toMatch(/up to date/);
+    expect((await sql(url, 'select id from ferry.migrations order by id')).map((r) => r.id)).toEqual([1, 2]);
+  });
+
+  it('track refuses a table without a primary key and names the options; --key makes it trackable', async () => {
+    await sql(url, `create table public.nokey (a int not null, b text); create unique index on public.nokey (a)`);
+    const r = await ferry(['track', '--config', cfgFile, 'public.nokey']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no primary key/);
+    expect(r.err).toMatch(/--key/);
+    const ok = await ferry(['track', '--config', cfgFile, '--key', 'a', 'public.nokey']);
+    expect(ok.code).toBe(0);
+    const bad = await ferry(['track', '--config', cfgFile, '--key', 'zz', 'public.nokey']);
+    expect(bad.err).toMatch(/no column\(s\) zz/);
+    expect((await ferry(['track', '--config', cfgFile, 'public.missing'])).err).toMatch(/does not exist/);
+  });
+
+  it('tracks awkward names, and untrack stops the capture', async () => {
+    await sql(url, `create schema "My Schema"; create table "My Schema"."select" ("Id" int primary key, "a b" text)`);
+    const r = await ferry(['track', '--config', cfgFile, '"My Schema"."select"']);
+    expect(r.out).toMatch(/tracking "My Schema"\."select"/);
+    await sql(url, `insert into "My Schema"."select" values (1, 'x')`);
+    expect((await sql(url, `select count(*)::int as n from ferry.changes`))[0].n).toBe(1);
+    expect((await ferry(['untrack', '--config', cfgFile, '"My Schema"."select"'])).code).toBe(0);
+    await sql(url, `insert into "My Schema"."select" values (2, 'y')`);
+    expect((await sql(url, `select count(*)::int as n from ferry.changes`))[0].n).toBe(1);
+  });
+
+  it('a config error names the key and its environment variable, exit 2', async () => {
+    const r = await ferry(['init', '--config', cfgFile], { FERRY_ORIGIN: 'Bad Origin!' });
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/origin: .*FERRY_ORIGIN/);
+  });
+});
+
+describe('idle forwarder', () => {
+  let url: string;
+  beforeAll(async () => {
+    url = await freshDatabase('a');
+  });
+  afterAll(() => dropDatabase(url));
+
+  it('sleeps on LISTEN when idle, and a write wakes it at once (not at the periodic check)', async () => {
+    await prepareOrigin(url, 'create table public.t (id int primary key)', ['public.t']);
+    const cfg = testConfig(url, 'kafka', { forward: { idleAfterMs: 300, idleCheckMs: 60_000 } });
+    const fwd = startForwarder(cfg);
+    try {
+      // idle: it holds the idle advisory lock and polls nothing for a minute
+      const idleLock = async () =>
+        (await sql(url, `select 1 from pg_locks where locktype = 'advisory' and classid = 1179800153 and objid = 1 and granted and database = (select oid from pg_database where datname = current_database())`)).length === 1;
+      const until = Date.now() + 10_000;
+      while (!(await idleLock())) {
+        if (Date.now() > until) throw new Error('the forwarder never went idle');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const ticksBefore = (await sql<{ n: number }>(url, 'select count(*)::int as n from ferry.ticks'))[0].n;
+      await new Promise((r) => setTimeout(r, 1000));
+      expect((await sql<{ n: number }>(url, 'select count(*)::int as n from ferry.ticks'))[0].n).toBe(ticksBefore);
+      const t0 = Date.now();
+      await sql(url, 'insert into t values (1)');
+      const got = await readBack(cfg, (r) => byPos(r.changes).size >= 1, 20_000);
+      expect(got.changes[0].key).toEqual({ id: 1 });
+      expect(Date.now() - t0).toBeLessThan(10_000); // far below idleCheckMs: NOTIFY woke it
+    } finally {
+      await fwd.stop();
+    }
+  });
+});
