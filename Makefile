@@ -54,7 +54,7 @@ demo: build services-up
 
 bench: build services-up
 	node_modules/.bin/tsc -p tsconfig.json --outDir $(STATE)/build && node scripts/copy-sql.js $(STATE)/build/src
-	set -a; source $(SERVICES_ENV); set +a; node $(STATE)/build/bench/forward.js && node $(STATE)/build/bench/e2e.js
+	set -a; source $(SERVICES_ENV); set +a; node $(STATE)/build/bench/forward.js && node $(STATE)/build/bench/e2e.js && node $(STATE)/build/bench/trigger-overhead.js
 
 lint: install
 	node_modules/.bin/eslint .

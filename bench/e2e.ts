@@ -20,15 +20,19 @@ async function one(kind: TransportKind): Promise<Row> {
   try {
     for (const dc of mesh.dcs) mesh.spawn(dc, 'run');
     await new Promise((r) => setTimeout(r, 4000));
-    // latency: one row at a time, waiting for it at dc-b
+    // latency: one row at a time, committed in dc-a, watched for in dc-b every 2 ms
     const lat: number[] = [];
+    const [wa, wb] = [new Client({ connectionString: mesh.url['dc-a'] }), new Client({ connectionString: mesh.url['dc-b'] })];
+    await Promise.all([wa.connect(), wb.connect()]);
     for (let i = 0; i < 20; i++) {
       const id = 10_000_000 + i;
       const t = Date.now();
-      await sql(mesh.url['dc-a'], `insert into events values ($1, 'ping', null)`, [id]);
-      await waitFor(async () => (await sql(mesh.url['dc-b'], 'select 1 from events where id = $1', [id])).length > 0 || undefined, 30_000, 'a row at dc-b');
+      await wa.query(`insert into events values ($1, 'ping', null)`, [id]);
+      await waitFor(async () => (await wb.query('select 1 from events where id = $1', [id])).rows.length > 0 || undefined, 30_000, 'a row at dc-b', 2);
       lat.push(Date.now() - t);
+      await new Promise((r) => setTimeout(r, 200));
     }
+    await Promise.all([wa.end(), wb.end()]);
     lat.sort((a, b) => a - b);
     const base = await applied(mesh.url['dc-b'], 'dc-a');
     const writer = new Client({ connectionString: mesh.url['dc-a'] });

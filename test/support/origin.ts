@@ -179,12 +179,12 @@ export function expectDense(m: Map<number, Change>): number[] {
   return pos;
 }
 
-export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 20000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 20000, what = 'condition', everyMs = 100): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
