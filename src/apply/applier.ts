@@ -41,7 +41,15 @@ export class Applier {
   async run(stop: AbortSignal): Promise<void> {
     try {
       while (!stop.aborted) {
-        const lead = await this.acquire(stop);
+        let lead;
+        try {
+          lead = await this.acquire(stop);
+        } catch (e) {
+          if (!isRetriable(e)) throw e;
+          this.log.warn({ err: e }, 'cannot reach the database to lead the applier; trying again');
+          await sleep(2000, stop);
+          continue;
+        }
         if (!lead) break;
         const { client, epoch } = lead;
         const log = this.log.child({ epoch });
@@ -76,12 +84,17 @@ export class Applier {
     let announced = false;
     while (!stop.aborted) {
       const client = await connect(this.cfg.database, { application_name: `ferry-applier:${this.origin}:${process.pid}` });
-      const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as ok', [APPLY_LOCK_CLASS, this.origin]);
-      if (r.rows[0].ok) {
-        await client.query('insert into ferry.applied (origin) values ($1) on conflict do nothing', [this.origin]);
-        const e = await client.query<{ epoch: string }>('update ferry.applied set epoch = epoch + 1 where origin = $1 returning epoch', [this.origin]);
-        this.log.info('leading the applier for this origin');
-        return { client, epoch: Number(e.rows[0].epoch) };
+      try {
+        const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as ok', [APPLY_LOCK_CLASS, this.origin]);
+        if (r.rows[0].ok) {
+          await client.query('insert into ferry.applied (origin) values ($1) on conflict do nothing', [this.origin]);
+          const e = await client.query<{ epoch: string }>('update ferry.applied set epoch = epoch + 1 where origin = $1 returning epoch', [this.origin]);
+          this.log.info('leading the applier for this origin');
+          return { client, epoch: Number(e.rows[0].epoch) };
+        }
+      } catch (err) {
+        await client.end().catch(() => undefined);
+        throw err;
       }
       await client.end().catch(() => undefined);
       if (!announced) this.log.info('another applier leads this origin here; standing by');
@@ -120,6 +133,7 @@ class ApplySession {
   private done!: () => void;
   private readonly finished = new Promise<void>((r) => (this.done = r));
   private busy: Promise<void> = Promise.resolve();
+  private stopping = false;
 
   constructor(
     private readonly cfg: FerryConfig,
@@ -136,25 +150,39 @@ class ApplySession {
     this.seen = st.seenPos;
     this.offset = st.offset;
     this.buffer = new ReorderBuffer(this.applied, this.cfg.apply.bufferChanges);
-    this.client = await this.pool.connect();
-    this.catalog = new TableCatalog(this.client, this.origin);
-    this.skips = new Set((await this.client.query<{ pos: string }>('select pos from ferry.skips where origin = $1 and applied_at is null', [this.origin])).rows.map((r) => Number(r.pos)));
-    await this.loadInbox();
-    const onStop = () => this.done();
+    const client = await this.pool.connect();
+    this.client = client;
+    const onStop = () => {
+      this.stopping = true;
+      this.done();
+    };
+    // a lost connection ends the session (retried by the caller), it does not crash the process
+    const onLost = (err: Error) => {
+      this.log.warn({ err }, 'database connection lost; the applier starts over from the applied position');
+      onStop();
+    };
     stop.addEventListener('abort', onStop, { once: true });
-    control.once('error', onStop);
-    const gapTimer = setInterval(() => void this.serial(() => this.checkGap()), 250);
+    control.on('error', onLost);
+    client.on('error', onLost);
+    let gapTimer: NodeJS.Timeout | undefined;
     try {
+      this.catalog = new TableCatalog(client, this.origin);
+      this.skips = new Set((await client.query<{ pos: string }>('select pos from ferry.skips where origin = $1 and applied_at is null', [this.origin])).rows.map((r) => Number(r.pos)));
+      await this.loadInbox();
+      gapTimer = setInterval(() => void this.serial(() => this.checkGap()).catch((err) => this.log.warn({ err }, 'gap check failed')), 250);
       await this.sub.start((batch) => this.handle(batch), st.offset ?? undefined);
       this.log.info({ applied: this.applied }, 'applying');
       await this.finished;
     } finally {
+      this.stopping = true;
       clearInterval(gapTimer);
       stop.removeEventListener('abort', onStop);
+      control.off('error', onLost);
+      client.off('error', onLost);
       await this.sub.stop().catch(() => undefined);
       await this.busy.catch(() => undefined);
-      if (this.txOpen) await this.client.query('rollback').catch(() => undefined);
-      this.client.release();
+      if (this.txOpen) await client.query('rollback').catch(() => undefined);
+      client.release();
     }
     if (this.failure) {
       if (this.failure.end === 'fenced') this.log.warn(this.failure.error.message);
@@ -175,13 +203,15 @@ class ApplySession {
     await this.serial(async () => {
       for (const d of batch) {
         let frame;
+        let maxPos: number;
         try {
           frame = decodeFrame(d.body, { origin: this.origin });
           if (frame.origin !== this.origin) throw new StreamError(`frame of origin ${frame.origin} arrived on the stream of ${this.origin}`, { origin: this.origin, tick: frame.tick });
+          // a chunk that does not fit its siblings is as malformed as bad JSON: stop, do not loop
+          maxPos = this.absorb(frame);
         } catch (e) {
           return this.fail(e as Error);
         }
-        const maxPos = this.absorb(frame);
         this.seen = Math.max(this.seen, maxPos);
         this.held.push({ delivery: d, maxPos, tick: frame.tick });
       }
@@ -189,7 +219,7 @@ class ApplySession {
       await this.spillIfStalled();
     });
     // backpressure: a full buffer waiting on a gap stops the intake until the gap is handled
-    while (!this.failure && this.buffer.full() && this.buffer.waitingForGap()) await sleep(100);
+    while (!this.failure && !this.stopping && this.buffer.full() && this.buffer.waitingForGap()) await sleep(100);
   }
 
   /** Frames kept in ferry.inbox by an earlier session: already acked, not yet applied. */
@@ -215,9 +245,17 @@ class ApplySession {
    * unacknowledged, the FIFO group delivers nothing more. The waiting frames are written to
    * ferry.inbox and acked, so the stream can move on; they leave the inbox when applied.
    */
+  /**
+   * Waiting on the transport: later positions are held but the next is missing, a source
+   * transaction was begun and the rest of it has not come, or a change is only partly reassembled.
+   */
+  private waiting(): boolean {
+    return this.buffer.waitingForGap() || (this.txOpen && this.buffer.size === 0) || this.reassembler.pendingCount > 0;
+  }
+
   private async spillIfStalled(): Promise<void> {
     if (this.sub.kind !== 'sqs' || this.failure) return;
-    const waiting = this.buffer.waitingForGap() || (this.txOpen && this.buffer.size === 0);
+    const waiting = this.waiting();
     const pending = this.held.filter((h) => h.maxPos > this.applied);
     if (!waiting || !pending.length || this.buffer.full()) return;
     await this.pool.query(
@@ -226,24 +264,25 @@ class ApplySession {
     );
     const all = this.held;
     this.held = [];
-    await this.sub.ack(all.map((h) => h.delivery));
+    await this.ack(all.map((h) => h.delivery));
   }
 
   private async drain(): Promise<void> {
-    if (this.failure) return;
+    if (this.failure || this.stopping) return;
     try {
       for (;;) {
         const changes = this.buffer.take(this.isolateTo ? 1 : 2000);
         if (!changes.length) break;
         this.gapSince = 0;
+        // recorded before anything can fail, so a rollback always puts them back
+        if (!this.txOpen) this.txChanges = [];
+        this.txChanges.push(...changes);
         if (!this.txOpen) {
+          this.txOpen = true;
           await this.client!.query('begin');
           // the destination's own capture triggers see this and do not send the rows back
           await this.client!.query(`select set_config('ferry.origin', $1, true)`, [this.origin]);
-          this.txOpen = true;
-          this.txChanges = [];
         }
-        this.txChanges.push(...changes);
         const skipped = changes.filter((c) => this.skips.has(c.pos));
         for (const c of skipped) {
           await this.client!.query('update ferry.skips set applied_at = now(), change = $3::jsonb where origin = $1 and pos = $2', [this.origin, c.pos, stringifyExact(c)]);
@@ -291,8 +330,8 @@ class ApplySession {
 
   private async rollback(): Promise<void> {
     if (!this.txOpen) return;
-    await this.client!.query('rollback').catch(() => undefined);
     this.txOpen = false;
+    await this.client!.query('rollback').catch(() => undefined);
     this.lastFailed = this.txChanges;
     this.buffer.restore(this.txChanges, this.applied);
     this.txChanges = [];
@@ -322,7 +361,32 @@ class ApplySession {
     this.offset = offset;
     this.held = this.held.slice(n);
     this.reassembler.forgetUpTo(this.applied);
-    if (done.length) await this.sub.ack(done.map((h) => h.delivery));
+    if (done.length) await this.ack(done.map((h) => h.delivery));
+  }
+
+  /**
+   * Lets the transport forget applied messages. The rows are committed already, so a failure here
+   * is no apply error: for SQS the undeleted messages would block the FIFO group, so the session
+   * re-reads from the applied position (they come back and are dropped as duplicates).
+   */
+  private async ack(deliveries: Delivery[]): Promise<void> {
+    try {
+      await this.sub.ack(deliveries);
+    } catch (err) {
+      this.log.warn({ err }, 'the transport did not take the acknowledgement; re-reading from the applied position');
+      if (this.sub.kind === 'sqs') await this.reread();
+    }
+  }
+
+  /** Drops everything held and reads again from the last applied position. */
+  private async reread(): Promise<void> {
+    await this.rollback();
+    this.buffer.clear();
+    this.reassembler = new Reassembler();
+    this.held = [];
+    this.gapSince = 0;
+    await this.sub.rewind();
+    await this.loadInbox();
   }
 
   private async checkGap(): Promise<void> {
@@ -332,11 +396,11 @@ class ApplySession {
       let n = 0;
       while (n < this.held.length && this.held[n].maxPos <= this.applied) n++;
       const done = this.held.splice(0, n);
-      await this.sub.ack(done.map((h) => h.delivery)).catch(() => undefined);
+      await this.ack(done.map((h) => h.delivery));
     }
     // waiting: later positions are held but the next is missing, or a source transaction was
     // begun and the rest of it has not come
-    const waiting = this.buffer.waitingForGap() || (this.txOpen && this.buffer.size === 0);
+    const waiting = this.waiting();
     if (!waiting) {
       this.gapSince = 0;
       return;
@@ -356,13 +420,7 @@ class ApplySession {
     applyErrors.inc({ origin: this.origin, kind: 'gap' });
     await stopStream(this.pool, this.origin, err, this.buffer.nextPos, 'gap');
     // drop what is held and read it again: a lost message may still come, a reordered one surely will
-    await this.rollback();
-    this.buffer.clear();
-    this.reassembler = new Reassembler();
-    this.held = [];
-    this.gapSince = 0;
-    await this.sub.rewind();
-    await this.loadInbox();
+    await this.reread();
   }
 
   private async fail(e: Error, end: SessionEnd = 'error'): Promise<void> {

@@ -17,9 +17,17 @@ interface Run {
 }
 
 /**
+ * The wire values as a typed record set of just these columns. Only the columns that travelled are
+ * read (jsonb_to_recordset), so a destination column the origin does not have (say a NOT NULL
+ * domain with a default) is left to its default instead of being built as NULL.
+ */
+const recordset = (t: TableInfo, cols: string[], alias: string) =>
+  `jsonb_to_recordset($1::jsonb) as ${alias}(${cols.map((c) => `${quoteIdent(c)} ${t.types.get(c)}`).join(', ')})`;
+
+/**
  * Applies changes, in order, with few round trips: consecutive changes of one kind to one table
- * become one statement over jsonb_populate_recordset (the values go as one parameter; PostgreSQL's
- * own input functions turn them back into typed values). Order between runs is kept, so foreign
+ * become one statement over jsonb_to_recordset (the values go as one parameter; PostgreSQL's own
+ * input functions turn them back into typed values). Order between runs is kept, so foreign
  * keys see parents before children exactly as at the origin.
  */
 export async function applyChanges(db: Queryable, catalog: TableCatalog, origin: string, changes: Change[]): Promise<void> {
@@ -82,7 +90,7 @@ async function upsert(db: Queryable, t: TableInfo, origin: string, changes: Chan
   const list = write.map(quoteIdent).join(', ');
   const set = write.filter((k) => !keys.includes(k)).map((k) => `${quoteIdent(k)} = excluded.${quoteIdent(k)}`);
   await db.query(
-    `insert into ${t.sql} (${list}) select ${list} from jsonb_populate_recordset(null::${t.sql}, $1::jsonb)
+    `insert into ${t.sql} (${list}) select ${list} from ${recordset(t, write, 'x')}
      on conflict (${keys.map(quoteIdent).join(', ')}) do ${set.length ? `update set ${set.join(', ')}` : 'nothing'}`,
     [stringifyExact([...byKey.values()])],
   );
@@ -94,7 +102,7 @@ async function remove(db: Queryable, t: TableInfo, origin: string, keys: RowImag
   if (missing.length) throw new StreamError(`schema mismatch: key column(s) ${missing.join(', ')} of ${t.wireName} are not at this DC`, { origin });
   const q = cols.map(quoteIdent);
   await db.query(
-    `delete from ${t.sql} t using jsonb_populate_recordset(null::${t.sql}, $1::jsonb) k
+    `delete from ${t.sql} t using ${recordset(t, cols, 'k')}
       where (${q.map((c) => `t.${c}`).join(', ')}) = (${q.map((c) => `k.${c}`).join(', ')})`,
     [stringifyExact(keys)],
   );

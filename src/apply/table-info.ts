@@ -7,6 +7,8 @@ export interface TableInfo {
   /** Safe SQL name built from the catalog (never from the wire text). */
   sql: string;
   columns: Set<string>;
+  /** Each column's type as SQL (format_type), to read wire values as exactly that type. */
+  types: Map<string, string>;
   /** Columns PostgreSQL computes itself: never written. */
   generated: Set<string>;
   /** Column sets that have a unique index (ON CONFLICT needs one matching the key). */
@@ -37,8 +39,8 @@ export class TableCatalog {
       throw new StreamError(`table ${wireName} does not exist at this DC: create it (same columns and key as at ${this.origin}) and run \`ferry resume --origin ${this.origin}\``, { origin: this.origin, ...where });
     }
     const { oid, nsp, rel } = r.rows[0];
-    const cols = await this.db.query<{ attname: string; gen: string }>(
-      `select attname, attgenerated as gen from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped`,
+    const cols = await this.db.query<{ attname: string; gen: string; type: string }>(
+      `select attname, attgenerated as gen, format_type(atttypid, atttypmod) as type from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped`,
       [oid],
     );
     const uniq = await this.db.query<{ cols: string[] }>(
@@ -53,6 +55,7 @@ export class TableCatalog {
       wireName,
       sql: `${quoteIdent(nsp)}.${quoteIdent(rel)}`,
       columns: new Set(cols.rows.map((c) => c.attname)),
+      types: new Map(cols.rows.map((c) => [c.attname, c.type])),
       generated: new Set(cols.rows.filter((c) => c.gen !== '').map((c) => c.attname)),
       uniqueKeys: uniq.rows.map((u) => u.cols),
     };

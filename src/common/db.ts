@@ -12,15 +12,26 @@ const exactTypes = {
   },
 };
 
+/**
+ * Session settings Ferry relies on, whatever the database or role defaults say:
+ * - READ COMMITTED: ferry.tick and ferry.prune read the sequence and wait on locks, then need a
+ *   fresh snapshot per statement; under REPEATABLE READ prune could empty unpublished changes.
+ * - TCP keepalives on the server side: a leader whose host vanished without a reset must lose its
+ *   advisory lock in seconds, not after the kernel's two hours, so a standby can take over.
+ */
+const SESSION_OPTIONS = '-c default_transaction_isolation=read\\ committed -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3';
+
 export function createPool(connectionString: string, opts: Partial<PoolConfig> = {}): Pool {
-  const pool = new Pool({ connectionString, types: exactTypes as PoolConfig['types'], max: 4, ...opts });
-  // an idle client that loses its connection must not crash the process; the next query reconnects
+  const pool = new Pool({ connectionString, types: exactTypes as PoolConfig['types'], max: 4, options: SESSION_OPTIONS, keepAlive: true, ...opts });
+  // a client that loses its connection (idle, or checked out) must not crash the process: the
+  // query in flight fails with a retriable error and the next one reconnects
   pool.on('error', () => undefined);
+  pool.on('connect', (c) => c.on('error', () => undefined));
   return pool;
 }
 
 export async function connect(connectionString: string, opts: Partial<ClientConfig> = {}): Promise<Client> {
-  const c = new Client({ connectionString, types: exactTypes as ClientConfig['types'], ...opts });
+  const c = new Client({ connectionString, types: exactTypes as ClientConfig['types'], options: SESSION_OPTIONS, keepAlive: true, ...opts });
   c.on('error', () => undefined);
   await c.connect();
   return c;

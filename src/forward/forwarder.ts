@@ -31,7 +31,15 @@ export class Forwarder {
   async run(stop: AbortSignal): Promise<void> {
     try {
       while (!stop.aborted) {
-        const lead = await Leadership.acquire(this.cfg.database, this.log, stop);
+        let lead;
+        try {
+          lead = await Leadership.acquire(this.cfg.database, this.log, stop);
+        } catch (e) {
+          if (!isRetriable(e)) throw e;
+          this.log.warn({ err: e }, 'cannot reach the database to lead the forwarder; trying again');
+          await sleep(2000, stop);
+          continue;
+        }
         if (!lead) break;
         const log = this.log.child({ epoch: lead.epoch });
         log.info('leading the forwarder for this origin');
@@ -65,9 +73,14 @@ export class Forwarder {
     const ticker = new Ticker(this.pool, lead.client, this.cfg.forward, log, () => ticked.notify());
     const pruner = new Pruner(this.pool, this.cfg.forward, log);
     // the ticker runs beside the publishing loop so large backlogs are still cut into bounded batches
-    const tickerDone = ticker.run(stop);
+    // a ticker failure (a lost connection) ends this leadership; it is rethrown below, once
+    let tickerError: unknown;
+    const tickerDone = ticker.run(stop).catch((e) => {
+      tickerError = e;
+      ticked.notify();
+    });
     try {
-      while (!stop.aborted) {
+      while (!stop.aborted && tickerError === undefined) {
         const next = await nextBatch(this.pool);
         if (!next) {
           await pruner.maybeRun();
@@ -82,6 +95,7 @@ export class Forwarder {
       ticker.stop();
       await tickerDone;
     }
+    if (tickerError !== undefined) throw tickerError;
   }
 
   private async forwardBatch(prev: Tick, cur: Tick, epoch: number, log: Logger): Promise<void> {

@@ -21,6 +21,8 @@ export class Leadership {
     let announced = false;
     while (!stop.aborted) {
       const client = await connect(url, { application_name: `ferry-forwarder:${process.pid}` });
+      // until leadership is handed over, a lost connection is just an error of the query in flight
+      client.on('error', () => undefined);
       try {
         const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [LOCK_CLASS, FORWARDER_KEY]);
         if (r.rows[0].ok) {

@@ -14,6 +14,7 @@ type ForwardConfig = FerryConfig['forward'];
 export class Ticker {
   private stopped = false;
   private wake?: () => void;
+  private notified = false;
 
   constructor(
     private readonly pool: Pool,
@@ -29,7 +30,10 @@ export class Ticker {
   }
 
   async run(abort: AbortSignal): Promise<void> {
-    const onNotify = () => this.wake?.();
+    const onNotify = () => {
+      this.notified = true;
+      this.wake?.();
+    };
     this.control.on('notification', onNotify);
     await this.control.query('listen ferry_wake');
     let lastTick = Date.now();
@@ -75,12 +79,14 @@ export class Ticker {
       return false;
     }
     try {
+      this.notified = false;
       // a write that committed before the lock was taken did not notify: look once more
       const r = await this.tick(1);
       if (r.tick !== null) {
         this.onTick(r.tick);
         return true;
       }
+      if (this.notified) return true; // a writer notified during the look: no sleep
       this.log.debug('idle: waiting for a write');
       let woken = false;
       await new Promise<void>((resolve) => {

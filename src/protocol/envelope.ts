@@ -48,7 +48,11 @@ export interface EncodedFrame {
   tick: number;
   firstPos: number;
   lastPos: number;
-  /** Unique per (origin, frame content): origin + first position (+ chunk index). */
+  /**
+   * Names the frame's content: origin + first and last position (+ chunk index and count). A
+   * re-publish cut differently (another maxFrameBytes) must not share an id with a different frame,
+   * or SQS would drop it as a duplicate and leave a gap.
+   */
   dedupId: string;
 }
 
@@ -74,7 +78,7 @@ export function encodeFrames(meta: BatchMeta, changes: Iterable<Change>, maxByte
   let last = 0;
   const flush = () => {
     if (!parts.length) return;
-    out.push({ body: `${head}"changes":[${parts.join(',')}]}`, origin: meta.origin, tick: meta.tick, firstPos: first, lastPos: last, dedupId: `${meta.origin}-${first}` });
+    out.push({ body: `${head}"changes":[${parts.join(',')}]}`, origin: meta.origin, tick: meta.tick, firstPos: first, lastPos: last, dedupId: `${meta.origin}-${first}-${last}` });
     parts = [];
     size = emptyLen;
   };
@@ -112,7 +116,7 @@ function chunkChange(meta: BatchMeta, head: string, pos: number, text: string, m
       tick: meta.tick,
       firstPos: pos,
       lastPos: pos,
-      dedupId: `${meta.origin}-${pos}-c${index}`,
+      dedupId: `${meta.origin}-${pos}-c${index}of${count}`,
     });
   }
   return frames;

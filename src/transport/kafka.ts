@@ -68,7 +68,10 @@ export class KafkaPublisher implements Publisher {
       idempotent: true,
       maxInFlightRequests: 1,
       transactionalId: kafkaTransactionalId(this.cfg.topicPrefix, this.origin),
-      transactionTimeout: 60_000,
+      // one batch is one Kafka transaction, and a source transaction is never split across
+      // batches: a bulk write of millions of rows must fit. 15 min is the broker's default
+      // transaction.max.timeout.ms.
+      transactionTimeout: 900_000,
       // an idempotent producer must not give up on its own (kafkajs's rule for exactly-once);
       // a batch that cannot be sent simply waits, it is never skipped
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },

@@ -73,6 +73,39 @@ describe.each<TransportKind>(['kafka', 'sqs'])('three DCs over %s', (kind) => {
   });
 });
 
+describe('awkward but legal setups', () => {
+  let mesh: Mesh;
+  afterEach(async () => mesh?.close());
+
+  it('over SQS: a change in more chunks than one receive returns, REPEATABLE READ as the default, and an extra NOT NULL domain column at the destination', async () => {
+    mesh = await createMesh('sqs', DDL, TABLES, ['a', 'b']);
+    for (const dc of mesh.dcs) {
+      // Ferry's own sessions must not inherit this (prune and tick need statement snapshots)
+      const db = new URL(mesh.url[dc]).pathname.slice(1);
+      await sql(mesh.url[dc], `alter database "${db}" set default_transaction_isolation = 'repeatable read'`);
+    }
+    await sql(
+      mesh.url['dc-b'],
+      `create domain stamp_nn as timestamptz not null;
+       alter table other add column seen_at stamp_nn default now()`,
+    );
+    for (const dc of mesh.dcs) mesh.start(dc);
+    // about 3 MB of text: more than a dozen 250 KB SQS messages, while a receive returns 10 at most
+    const big = 'Ferry ✓ '.repeat(330_000);
+    await sql(mesh.url['dc-a'], `insert into other values (1, 'small'), (2, $1), (3, 'after')`, [big]);
+    await sql(mesh.url['dc-a'], `update other set v = v || '!' where id = 3`);
+    await mesh.drained(90_000);
+    const rows = await sql<{ id: number; v: string; seen: boolean }>(mesh.url['dc-b'], 'select id, v, seen_at is not null as seen from other order by id');
+    expect(rows.map((r) => [r.id, r.v.length, r.seen])).toEqual([
+      [1, 5, true],
+      [2, big.length, true],
+      [3, 6, true],
+    ]);
+    expect(rows[1].v).toBe(big);
+    expect(await sql(mesh.url['dc-b'], `select 1 from ferry.inbox`)).toEqual([]);
+  });
+});
+
 describe('sidecar process', () => {
   let mesh: Mesh;
   afterEach(async () => mesh?.close());

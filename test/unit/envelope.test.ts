@@ -25,7 +25,7 @@ describe('frames', () => {
     for (const f of frames) expect(Buffer.byteLength(f.body)).toBeLessThanOrEqual(4000);
     const back = frames.flatMap((f) => decodeFrame(f.body).changes);
     expect(back).toEqual(changes);
-    expect(frames.map((f) => f.dedupId)).toEqual(frames.map((f) => `dc-a-${f.firstPos}`));
+    expect(frames.map((f) => f.dedupId)).toEqual(frames.map((f) => `dc-a-${f.firstPos}-${f.lastPos}`));
     expect(frames[frames.length - 1].lastPos).toBe(200);
   });
 
