@@ -78,7 +78,8 @@ describe('awkward but legal setups', () => {
   afterEach(async () => mesh?.close());
 
   it('over SQS: a change in more chunks than one receive returns, REPEATABLE READ as the default, and an extra NOT NULL domain column at the destination', async () => {
-    mesh = await createMesh('sqs', DDL, TABLES, ['a', 'b']);
+    // small frames: the big row below becomes ~80 chunk messages, while a receive returns 10 at most
+    mesh = await createMesh('sqs', DDL, TABLES, ['a', 'b'], { transport: { maxFrameBytes: 4096, maxBatchBytes: 16384 } });
     for (const dc of mesh.dcs) {
       // Ferry's own sessions must not inherit this (prune and tick need statement snapshots)
       const db = new URL(mesh.url[dc]).pathname.slice(1);
@@ -90,9 +91,11 @@ describe('awkward but legal setups', () => {
        alter table other add column seen_at stamp_nn default now()`,
     );
     for (const dc of mesh.dcs) mesh.start(dc);
-    // about 3 MB of text: more than a dozen 250 KB SQS messages, while a receive returns 10 at most
-    const big = 'Ferry ✓ '.repeat(330_000);
-    await sql(mesh.url['dc-a'], `insert into other values (1, 'small'), (2, $1), (3, 'after')`, [big]);
+    const big = 'Ferry ✓ '.repeat(25_000);
+    await sql(mesh.url['dc-a'], `insert into other values (1, 'small')`);
+    // a transaction of its own: while its pieces arrive, nothing else is open or held
+    await sql(mesh.url['dc-a'], `insert into other values (2, $1)`, [big]);
+    await sql(mesh.url['dc-a'], `insert into other values (3, 'after')`);
     await sql(mesh.url['dc-a'], `update other set v = v || '!' where id = 3`);
     await mesh.drained(90_000);
     const rows = await sql<{ id: number; v: string; seen: boolean }>(mesh.url['dc-b'], 'select id, v, seen_at is not null as seen from other order by id');
