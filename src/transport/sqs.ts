@@ -18,6 +18,9 @@ export function sqsClient(cfg: SqsConfig): SQSClient {
     endpoint: cfg.endpoint,
     credentials: cfg.accessKeyId && cfg.secretAccessKey ? { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } : undefined,
     maxAttempts: 5,
+    // no call may hang for good (a dropped connection would stall the stream silently); the
+    // longest legitimate call is a 20 s long poll
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 45_000 },
   });
 }
 

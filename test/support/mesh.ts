@@ -94,36 +94,53 @@ export async function createMesh(kind: TransportKind, ddl: string, tables: strin
       return child;
     },
     async drained(timeoutMs = 60000) {
-      await waitFor(
-        async () => {
-          const published: Record<string, number> = {};
-          for (const dc of dcs) {
-            const r = await sql<{ p: string; pending: string }>(
-              url[dc],
-              `select coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0) as p,
-                      count(*) filter (where published_at is null) as pending from ferry.ticks`,
-            );
-            const seq = await sql<{ n: string }>(url[dc], `select (select case when is_called then last_value else 0 end from ferry.change_id_seq) - (select last_id from ferry.ticks order by tick desc limit 1) as n`);
-            if (Number(r[0].pending) > 0 || Number(seq[0].n) > 0) return false;
-            // a transaction open at the last tick that committed since is in no tick yet
-            const unpublished = await sql<{ n: string }>(
-              url[dc],
-              `select count(*) as n from ferry.changes c, (select snap from ferry.ticks where published_at is not null order by tick desc limit 1) t
-                where c.xid >= pg_snapshot_xmin(t.snap) and not pg_visible_in_snapshot(c.xid, t.snap)`,
-            );
-            if (Number(unpublished[0].n) > 0) return false;
-            published[dc] = Number(r[0].p);
-          }
-          for (const dc of dcs) {
-            const rows = await sql<{ origin: string; pos: string }>(url[dc], 'select origin, pos from ferry.applied');
-            const applied = Object.fromEntries(rows.map((r) => [r.origin, Number(r.pos)]));
-            for (const o of dcs) if (o !== dc && (applied[o] ?? 0) < published[o]) return false;
-          }
-          return true;
-        },
-        timeoutMs,
-        'every DC to apply everything',
-      );
+      const state = async () => {
+        const out: Record<string, unknown> = {};
+        for (const dc of dcs) {
+          out[dc] = {
+            ticks: (await sql(url[dc], `select count(*) filter (where published_at is null) as pending, max(tick) as last, coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0) as published from ferry.ticks`))[0],
+            seq: (await sql(url[dc], `select last_value, is_called from ferry.change_id_seq`))[0],
+            applied: await sql(url[dc], `select origin, pos, seen_pos, status, error from ferry.applied`),
+            inbox: (await sql(url[dc], `select count(*) as n from ferry.inbox`))[0],
+          };
+        }
+        return out;
+      };
+      try {
+        await waitFor(
+          async () => {
+            const published: Record<string, number> = {};
+            for (const dc of dcs) {
+              const r = await sql<{ p: string; pending: string }>(
+                url[dc],
+                `select coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0) as p,
+                        count(*) filter (where published_at is null) as pending from ferry.ticks`,
+              );
+              const seq = await sql<{ n: string }>(url[dc], `select (select case when is_called then last_value else 0 end from ferry.change_id_seq) - (select last_id from ferry.ticks order by tick desc limit 1) as n`);
+              if (Number(r[0].pending) > 0 || Number(seq[0].n) > 0) return false;
+              // a transaction open at the last tick that committed since is in no tick yet
+              const unpublished = await sql<{ n: string }>(
+                url[dc],
+                `select count(*) as n from ferry.changes c, (select snap from ferry.ticks where published_at is not null order by tick desc limit 1) t
+                  where c.xid >= pg_snapshot_xmin(t.snap) and not pg_visible_in_snapshot(c.xid, t.snap)`,
+              );
+              if (Number(unpublished[0].n) > 0) return false;
+              published[dc] = Number(r[0].p);
+            }
+            for (const dc of dcs) {
+              const rows = await sql<{ origin: string; pos: string }>(url[dc], 'select origin, pos from ferry.applied');
+              const applied = Object.fromEntries(rows.map((r) => [r.origin, Number(r.pos)]));
+              for (const o of dcs) if (o !== dc && (applied[o] ?? 0) < published[o]) return false;
+            }
+            return true;
+          },
+          timeoutMs,
+          'every DC to apply everything',
+        );
+      } catch (e) {
+        // say where it stuck: forwarding (ticks) or applying (positions), and in which DC
+        throw new Error(`${(e as Error).message}; state: ${JSON.stringify(await state())}`);
+      }
     },
     async close() {
       for (const dc of [...running.keys()]) await mesh.stop(dc);
