@@ -98,7 +98,11 @@ export async function createMesh(kind: TransportKind, ddl: string, tables: strin
         const out: Record<string, unknown> = {};
         for (const dc of dcs) {
           out[dc] = {
-            ticks: (await sql(url[dc], `select count(*) filter (where published_at is null) as pending, max(tick) as last, coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0) as published from ferry.ticks`))[0],
+            ticks: (await sql(url[dc], `select count(*) filter (where published_at is null) as pending, max(tick) as last, coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0) as published,
+                                               (select last_id from ferry.ticks order by tick desc limit 1) as last_id, max(created_at) as last_cut from ferry.ticks`))[0],
+            // who holds Ferry's advisory locks (1 = idle ticker, 2 = forwarder leader) and what the forwarder's sessions are doing
+            sessions: await sql(url[dc], `select a.application_name as app, a.state, a.wait_event, left(a.query, 60) as query, (select string_agg(l.objid::text, ',') from pg_locks l where l.pid = a.pid and l.locktype = 'advisory' and l.granted) as locks
+                                             from pg_stat_activity a where a.datname = current_database() and a.application_name like 'ferry-%'`),
             seq: (await sql(url[dc], `select last_value, is_called from ferry.change_id_seq`))[0],
             applied: await sql(url[dc], `select origin, pos, seen_pos, status, error from ferry.applied`),
             inbox: (await sql(url[dc], `select count(*) as n from ferry.inbox`))[0],
