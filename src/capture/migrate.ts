@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { inTransaction } from '../common/db';
+import { FerryError } from '../common/errors';
 
 export interface Migration {
   id: number;
@@ -36,20 +37,39 @@ export function printableSql(): string {
 /**
  * Applies the migrations not yet applied, all in one transaction under a transaction-level
  * advisory lock, so two `ferry init` at once (two sidecars starting) cannot interleave.
+ * `upTo` stops at that migration (tests use it to build a database as an older release left it).
  */
-export async function migrate(client: Client): Promise<{ applied: string[]; current: number }> {
+export async function migrate(client: Client, upTo = Infinity): Promise<{ applied: string[]; current: number }> {
   return inTransaction(client, async () => {
     await client.query("select pg_advisory_xact_lock(hashtext('ferry.migrate'))");
     await client.query(BOOTSTRAP);
     const done = new Set((await client.query<{ id: number }>('select id from ferry.migrations')).rows.map((r) => r.id));
     const applied: string[] = [];
     for (const m of migrations()) {
-      if (done.has(m.id)) continue;
+      if (done.has(m.id) || m.id > upTo) continue;
       await client.query(m.sql);
       await client.query('insert into ferry.migrations (id, name) values ($1, $2)', [m.id, m.name]);
       applied.push(m.name);
     }
-    const all = migrations();
+    const all = migrations().filter((m) => m.id <= upTo);
     return { applied, current: all.length ? all[all.length - 1].id : 0 };
   });
+}
+
+/**
+ * Refuses to run Ferry against a schema older (or newer) than this build: the forwarder and the
+ * appliers call functions and tables the migrations define, and a mismatch would fail later, deep
+ * in a batch, with a message about a missing column.
+ */
+export async function checkSchema(db: Pick<Client, 'query'>): Promise<void> {
+  const all = migrations();
+  const want = all[all.length - 1].id;
+  const exists = await db.query<{ ok: boolean }>(`select to_regclass('ferry.migrations') is not null as ok`);
+  if (!exists.rows[0].ok) throw new FerryError('schema ferry is not installed in this database: run `ferry init` first');
+  const have = (await db.query<{ have: number }>('select coalesce(max(id), 0)::int as have from ferry.migrations')).rows[0].have;
+  if (have < want) {
+    const missing = all.filter((m) => m.id > have).map((m) => m.name);
+    throw new FerryError(`schema ferry is at migration ${have} but this Ferry needs ${want} (${missing.join(', ')}): run \`ferry init\` to apply them`);
+  }
+  if (have > want) throw new FerryError(`schema ferry is at migration ${have}, newer than this Ferry knows (${want}): run a Ferry release at least as new as the one that ran \`ferry init\``);
 }

@@ -48,9 +48,9 @@ export class Ticker {
           this.onTick(r.tick);
           continue;
         }
-        // changes wait for the interval, or a writer seen at the last tick is still open: stay
-        // awake (its commit notifies nobody: its trigger ran before this ticker went idle)
-        if (r.pending > 0 || r.open) lastActivity = Date.now();
+        // changes wait for the interval. (A writer still open cannot be slept past: its trigger
+        // holds the idle lock shared until it ends, so sleepIdle keeps polling instead.)
+        if (r.pending > 0) lastActivity = Date.now();
         if (Date.now() - lastActivity >= this.cfg.idleAfterMs) {
           if (await this.sleepIdle(abort)) lastActivity = Date.now();
           continue;
@@ -65,10 +65,10 @@ export class Ticker {
     }
   }
 
-  private async tick(min: number): Promise<{ tick: number | null; pending: number; open: boolean }> {
-    const r = await this.pool.query<{ tick: string | null; pending: string; open: boolean }>('select tick, pending, open from ferry.tick(false, $1)', [min]);
+  private async tick(min: number): Promise<{ tick: number | null; pending: number }> {
+    const r = await this.pool.query<{ tick: string | null; pending: string }>('select tick, pending from ferry.tick(false, $1)', [min]);
     const row = r.rows[0];
-    return { tick: row.tick === null ? null : Number(row.tick), pending: Number(row.pending), open: row.open };
+    return { tick: row.tick === null ? null : Number(row.tick), pending: Number(row.pending) };
   }
 
   /** Returns true when woken by a writer (or found work), false on the periodic check. */

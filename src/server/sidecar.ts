@@ -1,7 +1,10 @@
 import { Applier } from '../apply/applier';
 import type { FerryConfig } from '../config/schema';
-import { createPool } from '../common/db';
-import type { Logger } from '../common/logger';
+import { checkSchema } from '../capture/migrate';
+import { connect, createPool } from '../common/db';
+import { isRetriable } from '../common/errors';
+import { safeUrl, type Logger } from '../common/logger';
+import { sleep } from '../common/sleep';
 import { Forwarder } from '../forward/forwarder';
 import { KafkaPublisher } from '../transport/kafka';
 import { SqsPublisher } from '../transport/sqs';
@@ -16,6 +19,31 @@ export function publisherFor(cfg: FerryConfig, log: Logger): Publisher {
     : new SqsPublisher(t, cfg.origin, cfg.destinations, log.child({ role: 'publisher' }));
 }
 
+/**
+ * Waits for this DC's database to answer (it may start after Ferry), then refuses to go on if
+ * schema ferry is missing or not at this build's migration. False if stopped while waiting.
+ */
+export async function schemaReady(config: FerryConfig, log: Logger, stop: AbortSignal): Promise<boolean> {
+  let warned = false;
+  while (!stop.aborted) {
+    try {
+      const c = await connect(config.database, { application_name: 'ferry-check' });
+      try {
+        await checkSchema(c);
+        return true;
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    } catch (e) {
+      if (!isRetriable(e)) throw e;
+      if (!warned) log.warn({ err: e, database: safeUrl(config.database) }, "cannot reach this DC's database yet; trying every 2 s");
+      warned = true;
+      await sleep(2000, stop);
+    }
+  }
+  return false;
+}
+
 export interface Parts {
   forward: boolean;
   apply: boolean;
@@ -27,6 +55,7 @@ export interface Parts {
  * endpoints. Resolves when stop aborts and every part has finished its current batch.
  */
 export async function runSidecar(config: FerryConfig, log: Logger, stop: AbortSignal, parts: Parts): Promise<void> {
+  if (!(await schemaReady(config, log, stop))) return;
   const pool = parts.http ? createPool(config.database, { max: 2, application_name: 'ferry-http' }) : undefined;
   const http = pool ? await startHttp(config, pool, log.child({ role: 'http' })) : undefined;
   const tasks: Promise<void>[] = [];

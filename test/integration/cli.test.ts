@@ -1,12 +1,14 @@
 // The command-line contract of the capture side (DESIGN.md §8), run as a user would: the built
 // `ferry` binary, a config file, a non-superuser role that owns the tables.
 import { execFile } from 'node:child_process';
+import { Client } from 'pg';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { dropDatabase, freshDatabase, sql, uniq } from '../support/db';
 import { ROOT, services } from '../support/services';
 import { byPos, prepareOrigin, readBack, startForwarder, testConfig } from '../support/origin';
+import { migrate, migrations } from '../../src/capture/migrate';
 
 const run = promisify(execFile);
 
@@ -46,7 +48,7 @@ describe('ferry init / track / untrack', () => {
     expect([a.out, b.out].filter((o) => /applied 0001_capture/.test(o))).toHaveLength(1);
     const again = await ferry(['init', '--config', cfgFile]);
     expect(again.out).toMatch(/up to date/);
-    expect((await sql(url, 'select id from ferry.migrations order by id')).map((r) => r.id)).toEqual([1, 2]);
+    expect((await sql(url, 'select id from ferry.migrations order by id')).map((r) => r.id)).toEqual(migrations().map((m) => m.id));
   });
 
   it('track refuses a table without a primary key and names the options; --key makes it trackable', async () => {
@@ -82,10 +84,11 @@ describe('ferry init / track / untrack', () => {
 
 describe('idle forwarder', () => {
   let url: string;
-  beforeAll(async () => {
+  // a fresh database per attempt: a retried test must not find the first attempt's tables
+  beforeEach(async () => {
     url = await freshDatabase('a');
   });
-  afterAll(() => dropDatabase(url));
+  afterEach(() => dropDatabase(url));
 
   it('sleeps on LISTEN when idle, and a write wakes it at once (not at the periodic check)', async () => {
     await prepareOrigin(url, 'create table public.t (id int primary key)', ['public.t']);
@@ -111,5 +114,46 @@ describe('idle forwarder', () => {
     } finally {
       await fwd.stop();
     }
+  });
+});
+
+describe('schema version', () => {
+  let url: string;
+  let cfgFile: string;
+  beforeEach(async () => {
+    url = await freshDatabase('a');
+    cfgFile = path.join(ROOT, '.ferry', `${uniq('cli')}.yaml`);
+    const env = services();
+    writeFileSync(cfgFile, `origin: dc-a\ndatabase: ${url}\ntransport: { kind: kafka, brokers: [${env.FERRY_KAFKA_BROKERS}] }\npeers: [dc-b]\nhttp: { port: 0 }\n`);
+  });
+  afterEach(() => dropDatabase(url));
+
+  it('run, apply and forward refuse a database without schema ferry, and say to run ferry init', async () => {
+    for (const cmd of ['run', 'apply', 'forward']) {
+      const r = await ferry([cmd, '--config', cfgFile]);
+      expect([cmd, r.code]).toEqual([cmd, 1]);
+      expect(r.err).toMatch(/schema ferry is not installed.*ferry init/);
+    }
+  });
+
+  it('an older schema is refused by name; ferry init upgrades it with the missing migrations only', async () => {
+    const all = migrations();
+    const older = all[all.length - 2];
+    const c = new Client({ connectionString: url });
+    await c.connect();
+    try {
+      await migrate(c, older.id); // as an earlier Ferry release left it
+    } finally {
+      await c.end();
+    }
+    const newest = all[all.length - 1];
+    const refused = await ferry(['run', '--config', cfgFile]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain(`schema ferry is at migration ${older.id} but this Ferry needs ${newest.id} (${newest.name}): run \`ferry init\``);
+    const up = await ferry(['init', '--config', cfgFile]);
+    expect(up.code).toBe(0);
+    expect(up.out).toContain(`applied ${newest.name}`);
+    expect(up.out).not.toContain(older.name);
+    expect((await sql(url, 'select id from ferry.migrations order by id')).map((r) => r.id)).toEqual(all.map((m) => m.id));
   });
 });

@@ -123,3 +123,50 @@ describe.each<TransportKind>(['kafka', 'sqs'])('forwarder over %s', (kind) => {
     }
   });
 });
+
+describe('ferry.tick()', () => {
+  let url: string;
+  beforeEach(async () => {
+    url = await freshDatabase('a');
+    await prepareOrigin(url, DDL, ['public.items']);
+  });
+  afterEach(async () => {
+    await dropDatabase(url);
+  });
+
+  it('cuts a tick for a writer that was open at the last tick above its xmax, once it commits', async () => {
+    // PostgreSQL's snapshot xmax is latestCompletedXid + 1 and xip lists running xids below it
+    // only. On a quiet database the newest writer is therefore in no list at the tick it is
+    // open in. This tick row is exactly what ferry.tick() records then (made by hand: on a
+    // shared cluster other sessions' commits make the interleaving a matter of luck).
+    const w = new Client({ connectionString: url });
+    await w.connect();
+    try {
+      await w.query('begin');
+      await w.query(`insert into items values (1, 'open at the tick')`);
+      const xid = (await w.query<{ x: string }>('select pg_current_xact_id()::text as x')).rows[0].x;
+      await sql(
+        url,
+        `insert into ferry.ticks (tick, snap, last_id)
+         select max(tick) + 1, ($1 || ':' || $1 || ':')::pg_snapshot, (select last_value from ferry.change_id_seq) from ferry.ticks`,
+        [xid],
+      );
+      const before = await sql<{ tick: string | null }>(url, 'select tick from ferry.tick(false, 1)');
+      expect(before[0].tick).toBeNull(); // still open: nothing to cut
+      await w.query('commit');
+      // no new id moved the sequence, and no writer listed in xip ended: the change must still get a tick
+      const after = await sql<{ tick: string | null; pending: string }>(url, 'select tick, pending from ferry.tick(false, 1)');
+      expect(after[0].tick).not.toBeNull();
+      const inBatch = await sql<{ n: string }>(
+        url,
+        `select count(*) as n from ferry.changes c, (select snap from ferry.ticks order by tick desc limit 1 offset 1) p, (select snap from ferry.ticks order by tick desc limit 1) t
+          where pg_visible_in_snapshot(c.xid, t.snap) and not pg_visible_in_snapshot(c.xid, p.snap)`,
+      );
+      expect(Number(inBatch[0].n)).toBe(1);
+      // and nothing more is cut once it is in a tick
+      expect((await sql<{ tick: string | null }>(url, 'select tick from ferry.tick(false, 1)'))[0].tick).toBeNull();
+    } finally {
+      await w.end();
+    }
+  });
+});

@@ -206,6 +206,7 @@ end $$;
 -- the last tick (and had written changes) has ended since. last_value is read BEFORE the snapshot
 -- is taken (two statements): every id <= last_id then belongs to a transaction whose xid is below
 -- the snapshot's xmax, so it is either visible in it or listed as in progress.
+-- [Wrong: xmax is latestCompletedXid + 1, not the next xid. 0003 replaces this function.]
 create function ferry.tick(p_force boolean default false, p_min_changes bigint default 1)
 returns table (tick bigint, last_id bigint, pending bigint, open boolean)
 language plpgsql as $$

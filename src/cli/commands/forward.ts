@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { Forwarder } from '../../forward/forwarder';
+import { schemaReady } from '../../server/sidecar';
 import { context, publisherFor, shutdownSignal } from '../context';
 
 export function forwardCommand(): Command {
@@ -9,6 +10,7 @@ export function forwardCommand(): Command {
     .action(async (opts: { config?: string }) => {
       const { config, log } = context(opts);
       const stop = shutdownSignal(log);
+      if (!(await schemaReady(config, log, stop))) return;
       const fwd = new Forwarder(config, publisherFor(config, log), log.child({ role: 'forwarder' }));
       await fwd.run(stop);
       log.info('forwarder stopped');
