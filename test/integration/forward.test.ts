@@ -2,7 +2,7 @@
 // back from the topic / queue and checked for completeness, order and dense positions.
 import { Client } from 'pg';
 import { dropDatabase, freshDatabase, sql } from '../support/db';
-import { byPos, expectDense, prepareOrigin, readBack, startForwarder, testConfig, TransportKind } from '../support/origin';
+import { byPos, expectDense, prepareOrigin, readBack, startForwarder, testConfig, TransportKind, waitFor } from '../support/origin';
 
 const DDL = `create table public.items (id int primary key, v text, n int default 0);`;
 
@@ -132,6 +132,30 @@ describe('ferry.tick()', () => {
   });
   afterEach(async () => {
     await dropDatabase(url);
+  });
+
+  it('a writer open across a tick while the ticker is awake is published promptly after its commit', async () => {
+    // the real interleaving of the case below: on a quiet cluster every round used to wait for
+    // the next write (20 of 20 in a probe), however long that took
+    const cfg = testConfig(url, 'kafka');
+    const fwd = startForwarder(cfg);
+    const w = new Client({ connectionString: url });
+    await w.connect();
+    const published = async () =>
+      Number((await sql<{ p: string }>(url, 'select coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0) as p from ferry.ticks'))[0].p);
+    try {
+      for (let i = 1; i <= 5; i++) {
+        await new Promise((r) => setTimeout(r, 100)); // short of idleAfterMs: the ticker polls
+        await w.query('begin');
+        await w.query(`insert into items values ($1, 'open across a tick')`, [i]);
+        await new Promise((r) => setTimeout(r, 120)); // ticks (20 ms) are cut while it is open
+        await w.query('commit');
+        await waitFor(async () => (await published()) >= i, 5000, `change ${i} to be published without another write`, 20);
+      }
+    } finally {
+      await w.end();
+      await fwd.stop();
+    }
   });
 
   it('cuts a tick for a writer that was open at the last tick above its xmax, once it commits', async () => {
