@@ -50,8 +50,10 @@ const byteLen = (s: string) => Buffer.byteLength(s, 'utf8');
 
 /**
  * Sends each batch to one FIFO queue per destination DC. MessageGroupId = origin keeps the order;
- * MessageDeduplicationId = origin + first position makes a re-publish after a crash a no-op for five
- * minutes (the applier drops older duplicates by position).
+ * MessageDeduplicationId = origin + first and last position (+ chunk index for a chunked change)
+ * makes a re-publish after a crash a no-op for five minutes; a frame cut differently on the re-publish
+ * (another frame size) gets another id, so it is delivered, never silently dropped as a duplicate
+ * (the applier drops what it already applied by position).
  */
 export class SqsPublisher implements Publisher {
   readonly kind = 'sqs';
