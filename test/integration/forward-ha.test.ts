@@ -1,4 +1,4 @@
-// Crash and failover of the forwarder, as separate processes killed with SIGKILL.
+// Crash, shutdown and failover of the forwarder, as separate processes killed with SIGKILL or SIGTERM.
 import { ChildProcess } from 'node:child_process';
 import { dropDatabase, freshDatabase, sql } from '../support/db';
 import { byPos, expectDense, prepareOrigin, readBack, spawnForwarder, testConfig, TransportKind, waitFor } from '../support/origin';
@@ -80,6 +80,37 @@ describe.each<TransportKind>(['kafka', 'sqs'])('forwarder failure handling over 
     expect(expectDense(m)).toHaveLength(40);
     const newEpochs = new Set(after.frames.filter((f) => f.changes.some((c) => c.pos > 20)).map((f) => f.epoch));
     expect([...newEpochs].every((e) => e > [...epochs][0])).toBe(true);
+    standby.kill('SIGTERM');
+    expect(await exited(standby)).toBe(0);
+  });
+  it('SIGTERM of the leader while writes go on: it exits 0, the standby leads within seconds, positions stay dense', async () => {
+    const cfg = testConfig(url, kind);
+    const a = spawnForwarder(cfg);
+    const b = spawnForwarder(cfg);
+    children.push(a, b);
+    const first = await waitFor(() => leaderPid(url), 20000, 'a leader');
+    const [leader, standby] = first === a.pid ? [a, b] : [b, a];
+    // a steady writer: transactions of 25 rows, so the leader is mid-batch when the signal comes
+    let writing = true;
+    let n = 0;
+    const writer = (async () => {
+      while (writing) {
+        await sql(url, `insert into items select g, 'steady' from generate_series($1::int, $1::int + 24) g`, [n + 1]);
+        n += 25;
+      }
+    })();
+    await waitFor(async () => n >= 500 || undefined, 20000, 'writes to flow');
+    leader.kill('SIGTERM');
+    expect(await exited(leader)).toBe(0);
+    // "within seconds": the standby tries the lock every second
+    await waitFor(async () => ((await leaderPid(url)) === standby.pid ? true : undefined), 10000, 'the standby to take over');
+    await new Promise((r) => setTimeout(r, 300));
+    writing = false;
+    await writer;
+    const got = await readBack(cfg, (r) => byPos(r.changes).size >= n, 60000);
+    const m = byPos(got.changes); // throws if a position came twice with different contents
+    expect(expectDense(m)).toHaveLength(n);
+    expect(new Set([...m.values()].map((c) => c.key?.id)).size).toBe(n);
     standby.kill('SIGTERM');
     expect(await exited(standby)).toBe(0);
   });
