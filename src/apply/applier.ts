@@ -232,11 +232,11 @@ class ApplySession {
     if (frame.chunk) {
       if (frame.chunk.pos > this.applied) {
         const c = this.reassembler.add(frame);
-        if (c) this.buffer.add([c]);
+        if (c) this.buffer.add([c], frame.tick);
       }
       return frame.chunk.pos;
     }
-    this.buffer.add(frame.changes);
+    this.buffer.add(frame.changes, frame.tick);
     return frame.changes[frame.changes.length - 1].pos;
   }
 
@@ -413,7 +413,7 @@ class ApplySession {
     if (waited < this.cfg.apply.gapTimeoutMs) return;
     const next = this.buffer.firstHeld();
     const err = new StreamError(
-      `gap: position ${this.buffer.nextPos} has not arrived after ${Math.round(waited / 1000)} s while later ones did${next ? ` (holding from ${next.pos})` : ''}; nothing past it is applied. Re-reading from the last applied position`,
+      `gap: position ${this.buffer.nextPos}${await this.gapTicks(next)} has not arrived after ${Math.round(waited / 1000)} s while later ones did${next ? ` (holding from ${next.pos})` : ''}; nothing past it is applied. Re-reading from the last applied position`,
       { origin: this.origin, pos: this.buffer.nextPos },
     );
     this.log.error(err.message);
@@ -421,6 +421,19 @@ class ApplySession {
     await stopStream(this.pool, this.origin, err, this.buffer.nextPos, 'gap');
     // drop what is held and read it again: a lost message may still come, a reordered one surely will
     await this.reread();
+  }
+
+  /**
+   * Where the missing position lies, in the origin's ticks: after the last applied change's tick
+   * and no later than the tick of the first change held after the gap (' of tick 7' when both
+   * agree, ' of tick 6..7' otherwise; '' when not known).
+   */
+  private async gapTicks(next: Change | undefined): Promise<string> {
+    const upper = next ? this.buffer.tickOf(next.pos) : undefined;
+    if (upper === undefined) return '';
+    const r = await this.pool.query<{ tick: string | null }>('select tick from ferry.applied where origin = $1', [this.origin]);
+    const lower = r.rows[0]?.tick == null ? undefined : Number(r.rows[0].tick);
+    return lower === undefined || lower >= upper ? ` of tick ${upper}` : ` of tick ${lower}..${upper}`;
   }
 
   private async fail(e: Error, end: SessionEnd = 'error'): Promise<void> {

@@ -7,6 +7,8 @@ import type { Change } from '../protocol/envelope';
  */
 export class ReorderBuffer {
   private held = new Map<number, Change>();
+  /** The tick of the frame each held change came in (for naming where a gap is). */
+  private ticks = new Map<number, number>();
   private next: number;
   private highest = 0;
 
@@ -15,12 +17,13 @@ export class ReorderBuffer {
   }
 
   /** Returns the number of changes accepted (not duplicates, not already applied). */
-  add(changes: Change[]): number {
+  add(changes: Change[], tick?: number): number {
     let n = 0;
     for (const c of changes) {
       if (c.pos > this.highest) this.highest = c.pos;
       if (c.pos < this.next || this.held.has(c.pos)) continue;
       this.held.set(c.pos, c);
+      if (tick !== undefined) this.ticks.set(c.pos, tick);
       n++;
     }
     return n;
@@ -33,6 +36,7 @@ export class ReorderBuffer {
       const c = this.held.get(this.next);
       if (!c) break;
       this.held.delete(this.next);
+      this.ticks.delete(this.next);
       out.push(c);
       this.next++;
     }
@@ -67,7 +71,12 @@ export class ReorderBuffer {
     for (const c of this.held.values()) if (!min || c.pos < min.pos) min = c;
     return min;
   }
+  /** The tick the first held change after the gap came in, when known. */
+  tickOf(pos: number): number | undefined {
+    return this.ticks.get(pos);
+  }
   clear(): void {
     this.held.clear();
+    this.ticks.clear();
   }
 }
