@@ -21,8 +21,22 @@ interface Run {
  * read (jsonb_to_recordset), so a destination column the origin does not have (say a NOT NULL
  * domain with a default) is left to its default instead of being built as NULL.
  */
-const recordset = (t: TableInfo, cols: string[], alias: string) =>
-  `jsonb_to_recordset($1::jsonb) as ${alias}(${cols.map((c) => `${quoteIdent(c)} ${t.types.get(c)}`).join(', ')})`;
+const recordset = (t: TableInfo, cols: string[], alias: string, asText: Set<string> = new Set()) =>
+  `jsonb_to_recordset($1::jsonb) as ${alias}(${cols.map((c) => `${quoteIdent(c)} ${asText.has(c) ? 'text' : t.types.get(c)}`).join(', ')})`;
+
+/**
+ * The row to write, with json/jsonb columns in `asText` as their exact text: from the change's
+ * jsonText where it has one (a json column as written, a jsonb JSON null), else the image's value
+ * written out as JSON (SQL NULL stays NULL).
+ */
+function withJsonText(c: Change, asText: Set<string>): RowImage {
+  const row: RowImage = { ...c.row! };
+  for (const k of asText) {
+    const exact = c.jsonText?.[k];
+    row[k] = exact !== undefined ? exact : row[k] === null || row[k] === undefined ? null : stringifyExact(row[k]);
+  }
+  return row;
+}
 
 /**
  * Applies changes, in order, with few round trips: consecutive changes of one kind to one table
@@ -84,13 +98,17 @@ async function upsert(db: Queryable, t: TableInfo, origin: string, changes: Chan
     throw new StreamError(`schema mismatch: column(s) ${unknown.join(', ')} of ${t.wireName} are not at this DC (add them, then \`ferry resume --origin ${origin}\`)`, { origin, pos: c0.pos });
   }
   const write = cols.filter((k) => !t.generated.has(k));
+  // json/jsonb columns whose exact text came beside the image: read as text, cast to the column's type
+  const asText = new Set<string>();
+  for (const c of changes) for (const k of Object.keys(c.jsonText ?? {})) if (write.includes(k) && t.types.has(k)) asText.add(k);
   // one statement may not touch a row twice: the last image of each key wins, as it would in sequence
   const byKey = new Map<string, RowImage>();
-  for (const c of changes) byKey.set(stringifyExact(keys.map((k) => c.row![k])), c.row!);
+  for (const c of changes) byKey.set(stringifyExact(keys.map((k) => c.row![k])), asText.size ? withJsonText(c, asText) : c.row!);
   const list = write.map(quoteIdent).join(', ');
+  const values = write.map((k) => (asText.has(k) ? `x.${quoteIdent(k)}::${t.types.get(k)}` : `x.${quoteIdent(k)}`)).join(', ');
   const set = write.filter((k) => !keys.includes(k)).map((k) => `${quoteIdent(k)} = excluded.${quoteIdent(k)}`);
   await db.query(
-    `insert into ${t.sql} (${list}) select ${list} from ${recordset(t, write, 'x')}
+    `insert into ${t.sql} (${list}) select ${values} from ${recordset(t, write, 'x', asText)}
      on conflict (${keys.map(quoteIdent).join(', ')}) do ${set.length ? `update set ${set.join(', ')}` : 'nothing'}`,
     [stringifyExact([...byKey.values()])],
   );

@@ -53,8 +53,8 @@ export async function* readBatch(client: PoolClient, prev: Tick, cur: Tick, firs
   try {
     await client.query(
       `declare ferry_batch no scroll cursor for
-       select $3::bigint + row_number() over (order by txmax, id) - 1 as pos, id, xid::text as xid, tbl::oid as tbl, op, row, old, id = txmax as tx_end
-         from (select c.id, c.xid, c.tbl, c.op, c.row, c.old, max(c.id) over (partition by c.xid) as txmax
+       select $3::bigint + row_number() over (order by txmax, id) - 1 as pos, id, xid::text as xid, tbl::oid as tbl, op, row, old, json_text, id = txmax as tx_end
+         from (select c.id, c.xid, c.tbl, c.op, c.row, c.old, c.json_text, max(c.id) over (partition by c.xid) as txmax
                  from ferry.changes c where ${BATCH_WHERE}) b
         order by txmax, id`,
       [prev.snap, cur.snap, firstPos],
@@ -68,7 +68,7 @@ export async function* readBatch(client: PoolClient, prev: Tick, cur: Tick, firs
         const t = await tables.get(Number(x.tbl));
         const op = x.op as Op;
         const row = x.row as RowImage | null;
-        out.push({
+        const change: Change = {
           pos: Number(x.pos),
           id: Number(x.id),
           xid: x.xid,
@@ -79,7 +79,9 @@ export async function* readBatch(client: PoolClient, prev: Tick, cur: Tick, firs
           row: op === 'D' ? null : row,
           old: x.old as RowImage | null,
           at,
-        });
+        };
+        if (x.json_text) change.jsonText = x.json_text as Record<string, string>;
+        out.push(change);
       }
       yield out;
     }

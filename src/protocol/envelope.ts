@@ -21,6 +21,12 @@ export interface Change {
   old: RowImage | null;
   /** When the batch holding it was cut (an upper bound of its commit time). */
   at: string;
+  /**
+   * The exact text of json/jsonb values the row image cannot carry: every json column (its text
+   * as written) and a jsonb column holding the JSON null. Absent when there is none. The applier
+   * writes these columns from this text instead of from the row image.
+   */
+  jsonText?: Record<string, string>;
 }
 
 /** One piece of a change too large for a single frame. */
@@ -204,6 +210,12 @@ function decodeChange(raw: unknown, origin: string, tick: number, i: number): Ch
     at: typeof c.at === 'string' ? c.at : ck.fail('at must be a timestamp string'),
   };
   if (typeof c.txEnd !== 'boolean') ck.fail('txEnd must be true or false');
+  if (c.jsonText !== undefined && c.jsonText !== null) {
+    const jt = ck.obj(c.jsonText, 'jsonText', false)!;
+    for (const [k, v] of Object.entries(jt)) if (typeof v !== 'string') ck.fail(`jsonText.${k} must be a string`);
+    if (!change.row) ck.fail('jsonText comes with a row image only');
+    change.jsonText = jt as Record<string, string>;
+  }
   return change;
 }
 

@@ -2,6 +2,7 @@
 import { sql } from '../support/db';
 import { createMesh, Mesh, tableRows } from '../support/mesh';
 import { TransportKind, waitFor } from '../support/origin';
+import { AWKWARD, VALUE_ROWS, VALUES_DDL } from '../support/values';
 
 const DDL = `
 create table public.parent (id int primary key, name text not null, updated int not null default 0);
@@ -138,5 +139,33 @@ describe('sidecar process', () => {
     expect(Number(writes[0].n)).toBe(40000);
     expect(Number(writes[0].d)).toBe(40000);
     expect(await tableRows(mesh.url['dc-b'], 'other', 'id')).toEqual(await tableRows(mesh.url['dc-a'], 'other', 'id'));
+  });
+});
+
+describe.each<TransportKind>(['kafka', 'sqs'])('values end to end over %s', (kind) => {
+  let mesh: Mesh;
+  afterEach(async () => mesh?.close());
+
+  it('every type lands exactly in the other DC, json text as written and the JSON null included', async () => {
+    mesh = await createMesh(kind, VALUES_DDL, [AWKWARD], ['a', 'b']);
+    for (const dc of mesh.dcs) mesh.start(dc);
+    await sql(mesh.url['dc-a'], `insert into ${AWKWARD} values ${VALUE_ROWS.join(',')}`);
+    // an update that turns SQL NULL into the JSON null, and one that rewrites json text only
+    await sql(mesh.url['dc-a'], `update ${AWKWARD} set jb = 'null', j = 'null' where "Key Col" = 2`);
+    await sql(mesh.url['dc-a'], `update ${AWKWARD} set j = '{"a":1,   "a":2}' where "Key Col" = 1`);
+    await mesh.drained();
+    const rows = (url: string) => tableRows(url, AWKWARD, '"Key Col"');
+    const a = await rows(mesh.url['dc-a']);
+    expect(a).toHaveLength(VALUE_ROWS.length);
+    expect(await rows(mesh.url['dc-b'])).toEqual(a);
+    // and not only equal as text: the JSON null is not SQL NULL there
+    const nulls = await sql<{ k: string; j_sql_null: boolean; jb_sql_null: boolean; jb_type: string | null }>(
+      mesh.url['dc-b'],
+      `select "Key Col"::text as k, j is null as j_sql_null, jb is null as jb_sql_null, jsonb_typeof(jb) as jb_type from ${AWKWARD} where "Key Col" in (2, 4) order by 1`,
+    );
+    expect(nulls).toEqual([
+      { k: '2', j_sql_null: false, jb_sql_null: false, jb_type: 'null' },
+      { k: '4', j_sql_null: false, jb_sql_null: false, jb_type: 'null' },
+    ]);
   });
 });

@@ -29,6 +29,15 @@ describe('frames', () => {
     expect(frames[frames.length - 1].lastPos).toBe(200);
   });
 
+  it('carry the exact json text beside the row image, and nothing when there is none', () => {
+    const withText = change(3, { row: { aid: 3, j: { a: 2 }, jb: null }, jsonText: { j: '{ "a":1, "a":2 }', jb: 'null' } });
+    const [f] = encodeFrames(meta, [change(2), withText], 100_000);
+    const back = decodeFrame(f.body).changes;
+    expect(back).toEqual([change(2), withText]);
+    expect('jsonText' in back[0]).toBe(false);
+    expect(f.body).not.toContain('"jsonText":null');
+  });
+
   it('split a change larger than the limit into ordered chunks that reassemble exactly, in any order, duplicates included', () => {
     const big = change(7, { row: { aid: 7, doc: '😀ü'.repeat(5000), n: new LosslessNumber('12345678901234567890.10') } });
     const frames = encodeFrames(meta, [change(6), big, change(8)], 3000);
@@ -61,6 +70,8 @@ describe('frames', () => {
     expect(bad((f) => (f.changes = []))).toThrow(/carry changes or a chunk/);
     expect(bad((f) => f.changes.push({ ...f.changes[0], pos: 9 }))).toThrow(/consecutive/);
     expect(bad((f) => delete f.changes[0].txEnd)).toThrow(/txEnd/);
+    expect(bad((f) => (f.changes[0].jsonText = { j: 1 }))).toThrow(/jsonText\.j must be a string/);
+    expect(bad((f) => (f.changes[0].jsonText = ['null']))).toThrow(/jsonText must be an object/);
   });
 });
 
