@@ -48,7 +48,8 @@ done
 
 say "starting \`ferry run\` in each DC over $transport (logs in $dir/)"
 for dc in a b c; do
-  ferry run --config "$dir/dc-$dc.yaml" >"$dir/dc-$dc.log" 2>&1 &
+  # node itself in the background (not the ferry function, whose subshell would get the signal)
+  node bin/ferry run --config "$dir/dc-$dc.yaml" >"$dir/dc-$dc.log" 2>&1 &
   pids+=($!)
 done
 sleep 3
@@ -87,4 +88,12 @@ say "ferry status in each DC"
 for dc in a b c; do ferry status --config "$dir/dc-$dc.yaml" || true; done
 say "GET /status of dc-c (the sidecar's HTTP endpoint)"
 curl -s "http://127.0.0.1:18083/status"; echo
+say "stopping \`ferry run\` in each DC (SIGTERM: each finishes its batch and exits 0)"
+kill "${pids[@]}"
+dcs=(dc-a dc-b dc-c)
+for i in 0 1 2; do
+  dc=${dcs[$i]}
+  if wait "${pids[$i]}"; then echo "  $dc: exited 0"; else echo "  $dc: exited $? (see $dir/$dc.log)" >&2; exit 1; fi
+done
+pids=()
 say "demo done: three DCs in sync over $transport. \`make services-down\` stops the services."
