@@ -241,11 +241,6 @@ class ApplySession {
   }
 
   /**
-   * SQS only: while the applier waits (a gap, or the rest of a source transaction) with messages
-   * unacknowledged, the FIFO group delivers nothing more. The waiting frames are written to
-   * ferry.inbox and acked, so the stream can move on; they leave the inbox when applied.
-   */
-  /**
    * Waiting on the transport: later positions are held but the next is missing, a source
    * transaction was begun and the rest of it has not come, or a change is only partly reassembled.
    */
@@ -253,6 +248,11 @@ class ApplySession {
     return this.buffer.waitingForGap() || (this.txOpen && this.buffer.size === 0) || this.reassembler.pendingCount > 0;
   }
 
+  /**
+   * SQS only: while the applier waits (a gap, or the rest of a source transaction) with messages
+   * unacknowledged, the FIFO group delivers nothing more. The waiting frames are written to
+   * ferry.inbox and acked, so the stream can move on; they leave the inbox when applied.
+   */
   private async spillIfStalled(): Promise<void> {
     if (this.sub.kind !== 'sqs' || this.failure) return;
     const waiting = this.waiting();

@@ -9,7 +9,7 @@ import { kafkaGroupId, kafkaTopic } from './names';
 
 /** An origin's topic has exactly one partition (DESIGN.md §5): its offsets are the stream's order. */
 const PARTITION = 0;
-/** kafkajs's default; the session timeout (30 s) allows ten missed beats. */
+/** kafkajs's default; the session timeout (10 s, below) allows about three missed beats. */
 const HEARTBEAT_MS = 3_000;
 /** How often a slow handler offers a heartbeat (kafkajs sends one only when HEARTBEAT_MS has passed). */
 const BEAT_CHECK_MS = 1_000;

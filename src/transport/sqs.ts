@@ -50,7 +50,7 @@ const byteLen = (s: string) => Buffer.byteLength(s, 'utf8');
 
 /**
  * Sends each batch to one FIFO queue per destination DC. MessageGroupId = origin keeps the order;
- * MessageDeduplicationId = origin + first and last position (+ chunk index for a chunked change)
+ * MessageDeduplicationId = origin + first and last position (+ chunk index and count for a chunk)
  * makes a re-publish after a crash a no-op for five minutes; a frame cut differently on the re-publish
  * (another frame size) gets another id, so it is delivered, never silently dropped as a duplicate
  * (the applier drops what it already applied by position).

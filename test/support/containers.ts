@@ -1,21 +1,31 @@
+import path from 'node:path';
 import { GenericContainer, StartedTestContainer, Wait } from 'testcontainers';
 import { PostgreSqlContainer } from '@testcontainers/postgresql';
 import { KafkaContainer } from '@testcontainers/kafka';
 
 /**
  * The same services as infra/services.sh, as containers, for machines with a Docker engine.
- * Images match docker-compose.yml. Ryuk removes them when the test process exits.
+ * PostgreSQL and ElasticMQ use docker-compose.yml's images; Kafka uses the image the testcontainers
+ * Kafka module knows how to start in KRaft mode (Confluent's 7.7 = Apache Kafka 3.7). As with the
+ * local clusters, `app` is no superuser: the image's init step runs infra/postgres/app-role.sql.
+ * Ryuk removes the containers when the test process exits.
  */
 export async function startContainers(): Promise<Record<string, string>> {
   const started: StartedTestContainer[] = [];
   const pg = await Promise.all(
     ['dc-a', 'dc-b', 'dc-c'].map((dc) =>
-      new PostgreSqlContainer('postgres:16-alpine').withDatabase('ferry').withUsername('app').withPassword('app').withLabels({ 'ferry.dc': dc }).start(),
+      new PostgreSqlContainer('postgres:16')
+        .withDatabase('postgres')
+        .withUsername('postgres')
+        .withPassword('postgres')
+        .withCopyFilesToContainer([{ source: path.join(__dirname, '..', '..', 'infra', 'postgres', 'app-role.sql'), target: '/docker-entrypoint-initdb.d/app-role.sql' }])
+        .withLabels({ 'ferry.dc': dc })
+        .start(),
     ),
   );
   started.push(...pg);
   const kafka = await new KafkaContainer('confluentinc/cp-kafka:7.7.1').withKraft().start();
-  const sqs = await new GenericContainer('softwaremill/elasticmq-native:1.6.11')
+  const sqs = await new GenericContainer('softwaremill/elasticmq-native:1.7.1')
     .withExposedPorts(9324)
     .withWaitStrategy(Wait.forLogMessage(/started/))
     .start();
