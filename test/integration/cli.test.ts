@@ -22,14 +22,19 @@ async function ferry(args: string[], env: Record<string, string> = {}): Promise<
   }
 }
 
+/** A config file for dc-a's database `url`, as a user would write it. */
+function configFile(url: string, extra = ''): string {
+  const file = path.join(ROOT, '.ferry', `${uniq('cli')}.yaml`);
+  writeFileSync(file, `origin: dc-a\ndatabase: ${url}\ntransport: { kind: kafka, brokers: [${services().FERRY_KAFKA_BROKERS}] }\npeers: [dc-b]\n${extra}`);
+  return file;
+}
+
 describe('ferry init / track / untrack', () => {
   let url: string;
   let cfgFile: string;
   beforeAll(async () => {
     url = await freshDatabase('a');
-    cfgFile = path.join(ROOT, '.ferry', `${uniq('cli')}.yaml`);
-    const env = services();
-    writeFileSync(cfgFile, `origin: dc-a\ndatabase: ${url}\ntransport: { kind: kafka, brokers: [${env.FERRY_KAFKA_BROKERS}] }\npeers: [dc-b]\n`);
+    cfgFile = configFile(url);
   });
   afterAll(() => dropDatabase(url));
 
@@ -122,9 +127,7 @@ describe('schema version', () => {
   let cfgFile: string;
   beforeEach(async () => {
     url = await freshDatabase('a');
-    cfgFile = path.join(ROOT, '.ferry', `${uniq('cli')}.yaml`);
-    const env = services();
-    writeFileSync(cfgFile, `origin: dc-a\ndatabase: ${url}\ntransport: { kind: kafka, brokers: [${env.FERRY_KAFKA_BROKERS}] }\npeers: [dc-b]\nhttp: { port: 0 }\n`);
+    cfgFile = configFile(url, 'http: { port: 0 }\n');
   });
   afterEach(() => dropDatabase(url));
 

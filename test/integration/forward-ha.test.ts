@@ -31,6 +31,16 @@ describe.each<TransportKind>(['kafka', 'sqs'])('forwarder failure handling over 
     await dropDatabase(url);
   });
 
+  /** Two forwarder processes on one origin; resolves when one of them leads. */
+  async function twoForwarders(cfg: ReturnType<typeof testConfig>): Promise<{ leader: ChildProcess; standby: ChildProcess }> {
+    const a = spawnForwarder(cfg);
+    const b = spawnForwarder(cfg);
+    children.push(a, b);
+    const first = await waitFor(() => leaderPid(url), 20000, 'a leader');
+    expect([a.pid, b.pid]).toContain(first);
+    return first === a.pid ? { leader: a, standby: b } : { leader: b, standby: a };
+  }
+
   it('kill -9 between publish and mark: the restarted forwarder re-publishes the same changes under the same positions', async () => {
     const cfg = testConfig(url, kind);
     await sql(url, `insert into items select g, 'row ' || g from generate_series(1, 50) g`);
@@ -59,17 +69,12 @@ describe.each<TransportKind>(['kafka', 'sqs'])('forwarder failure handling over 
 
   it('two forwarders on one origin: one publishes; kill it and the other continues the dense positions', async () => {
     const cfg = testConfig(url, kind);
-    const a = spawnForwarder(cfg);
-    const b = spawnForwarder(cfg);
-    children.push(a, b);
-    const first = await waitFor(() => leaderPid(url), 20000, 'a leader');
+    const { leader, standby } = await twoForwarders(cfg);
     await sql(url, `insert into items select g, 'before' from generate_series(1, 20) g`);
     const before = await readBack(cfg, (r) => byPos(r.changes).size >= 20);
     const epochs = new Set(before.frames.map((f) => f.epoch));
     expect(epochs.size).toBe(1); // only one of the two ever published
 
-    const [leader, standby] = first === a.pid ? [a, b] : [b, a];
-    expect([a.pid, b.pid]).toContain(first);
     leader.kill('SIGKILL');
     await exited(leader);
     const second = await waitFor(async () => ((await leaderPid(url)) === standby.pid ? true : undefined), 20000, 'the standby to take over');
@@ -83,13 +88,10 @@ describe.each<TransportKind>(['kafka', 'sqs'])('forwarder failure handling over 
     standby.kill('SIGTERM');
     expect(await exited(standby)).toBe(0);
   });
+
   it('SIGTERM of the leader while writes go on: it exits 0, the standby leads within seconds, positions stay dense', async () => {
     const cfg = testConfig(url, kind);
-    const a = spawnForwarder(cfg);
-    const b = spawnForwarder(cfg);
-    children.push(a, b);
-    const first = await waitFor(() => leaderPid(url), 20000, 'a leader');
-    const [leader, standby] = first === a.pid ? [a, b] : [b, a];
+    const { leader, standby } = await twoForwarders(cfg);
     // a steady writer: transactions of 25 rows, so the leader is mid-batch when the signal comes
     let writing = true;
     let n = 0;

@@ -6,21 +6,25 @@ import { byPos, expectDense, prepareOrigin, readBack, startForwarder, testConfig
 
 const DDL = `create table public.items (id int primary key, v text, n int default 0);`;
 
-describe.each<TransportKind>(['kafka', 'sqs'])('forwarder over %s', (kind) => {
-  let url: string;
+/** For each test of the enclosing describe: a fresh database with public.items tracked. */
+function freshOrigin(): { url: string } {
+  const db = { url: '' };
   beforeEach(async () => {
-    url = await freshDatabase('a');
-    await prepareOrigin(url, DDL, ['public.items']);
+    db.url = await freshDatabase('a');
+    await prepareOrigin(db.url, DDL, ['public.items']);
   });
-  afterEach(async () => {
-    await dropDatabase(url);
-  });
+  afterEach(() => dropDatabase(db.url));
+  return db;
+}
+
+describe.each<TransportKind>(['kafka', 'sqs'])('forwarder over %s', (kind) => {
+  const db = freshOrigin();
 
   it('publishes a transaction that wrote first but committed last, with dense positions (the commit-order trap)', async () => {
-    const cfg = testConfig(url, kind);
+    const cfg = testConfig(db.url, kind);
     const fwd = startForwarder(cfg);
-    const t1 = new Client({ connectionString: url });
-    const t2 = new Client({ connectionString: url });
+    const t1 = new Client({ connectionString: db.url });
+    const t2 = new Client({ connectionString: db.url });
     await Promise.all([t1.connect(), t2.connect()]);
     try {
       await t1.query('begin');
@@ -43,14 +47,14 @@ describe.each<TransportKind>(['kafka', 'sqs'])('forwarder over %s', (kind) => {
   });
 
   it('a transaction left open does not hold back the others', async () => {
-    const cfg = testConfig(url, kind);
+    const cfg = testConfig(db.url, kind);
     const fwd = startForwarder(cfg);
-    const slow = new Client({ connectionString: url });
+    const slow = new Client({ connectionString: db.url });
     await slow.connect();
     try {
       await slow.query('begin');
       await slow.query(`insert into items values (100, 'open for a long time')`);
-      for (let i = 1; i <= 5; i++) await sql(url, `insert into items values ($1, 'quick')`, [i]);
+      for (let i = 1; i <= 5; i++) await sql(db.url, `insert into items values ($1, 'quick')`, [i]);
       const got = await readBack(cfg, (r) => byPos(r.changes).size >= 5);
       expect([...byPos(got.changes).values()].map((c) => c.key?.id)).toEqual([1, 2, 3, 4, 5]);
       await slow.query('commit');
@@ -63,9 +67,9 @@ describe.each<TransportKind>(['kafka', 'sqs'])('forwarder over %s', (kind) => {
   });
 
   it('two updates of one row by two transactions arrive in commit order, not xid order', async () => {
-    await sql(url, `insert into items values (1, 'start')`);
-    const older = new Client({ connectionString: url });
-    const newer = new Client({ connectionString: url });
+    await sql(db.url, `insert into items values (1, 'start')`);
+    const older = new Client({ connectionString: db.url });
+    const newer = new Client({ connectionString: db.url });
     await Promise.all([older.connect(), newer.connect()]);
     try {
       // `older` takes its xid first, but updates row 1 only after `newer` has updated and committed it
@@ -79,7 +83,7 @@ describe.each<TransportKind>(['kafka', 'sqs'])('forwarder over %s', (kind) => {
     } finally {
       await Promise.all([older.end(), newer.end()]);
     }
-    const cfg = testConfig(url, kind);
+    const cfg = testConfig(db.url, kind);
     const fwd = startForwarder(cfg);
     try {
       const got = await readBack(cfg, (r) => byPos(r.changes).size >= 4);
@@ -91,21 +95,21 @@ describe.each<TransportKind>(['kafka', 'sqs'])('forwarder over %s', (kind) => {
   });
 
   it('captures updates, key changes, deletes and TRUNCATE, but not writes tagged with ferry.origin', async () => {
-    const cfg = testConfig(url, kind);
+    const cfg = testConfig(db.url, kind);
     const fwd = startForwarder(cfg);
     try {
-      await sql(url, `insert into items values (1, 'a'), (2, 'b')`);
-      await sql(url, `update items set v = 'a2' where id = 1`);
-      await sql(url, `update items set id = 20 where id = 2`);
-      await sql(url, `delete from items where id = 1`);
-      const c = new Client({ connectionString: url });
+      await sql(db.url, `insert into items values (1, 'a'), (2, 'b')`);
+      await sql(db.url, `update items set v = 'a2' where id = 1`);
+      await sql(db.url, `update items set id = 20 where id = 2`);
+      await sql(db.url, `delete from items where id = 1`);
+      const c = new Client({ connectionString: db.url });
       await c.connect();
       await c.query('begin');
       await c.query(`select set_config('ferry.origin', 'dc-b', true)`);
       await c.query(`insert into items values (99, 'applied from dc-b')`);
       await c.query('commit');
       await c.end();
-      await sql(url, `truncate items`);
+      await sql(db.url, `truncate items`);
       const got = await readBack(cfg, (r) => r.changes.some((x) => x.op === 'T'));
       const changes = [...byPos(got.changes).values()];
       expect(changes.map((x) => [x.op, x.key, x.old])).toEqual([
@@ -125,24 +129,17 @@ describe.each<TransportKind>(['kafka', 'sqs'])('forwarder over %s', (kind) => {
 });
 
 describe('ferry.tick()', () => {
-  let url: string;
-  beforeEach(async () => {
-    url = await freshDatabase('a');
-    await prepareOrigin(url, DDL, ['public.items']);
-  });
-  afterEach(async () => {
-    await dropDatabase(url);
-  });
+  const db = freshOrigin();
 
   it('a writer open across a tick while the ticker is awake is published promptly after its commit', async () => {
     // the real interleaving of the case below: on a quiet cluster every round used to wait for
     // the next write (20 of 20 in a probe), however long that took
-    const cfg = testConfig(url, 'kafka');
+    const cfg = testConfig(db.url, 'kafka');
     const fwd = startForwarder(cfg);
-    const w = new Client({ connectionString: url });
+    const w = new Client({ connectionString: db.url });
     await w.connect();
     const published = async () =>
-      Number((await sql<{ p: string }>(url, 'select coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0) as p from ferry.ticks'))[0].p);
+      Number((await sql<{ p: string }>(db.url, 'select coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0) as p from ferry.ticks'))[0].p);
     try {
       for (let i = 1; i <= 5; i++) {
         await new Promise((r) => setTimeout(r, 100)); // short of idleAfterMs: the ticker polls
@@ -163,32 +160,32 @@ describe('ferry.tick()', () => {
     // only. On a quiet database the newest writer is therefore in no list at the tick it is
     // open in. This tick row is exactly what ferry.tick() records then (made by hand: on a
     // shared cluster other sessions' commits make the interleaving a matter of luck).
-    const w = new Client({ connectionString: url });
+    const w = new Client({ connectionString: db.url });
     await w.connect();
     try {
       await w.query('begin');
       await w.query(`insert into items values (1, 'open at the tick')`);
       const xid = (await w.query<{ x: string }>('select pg_current_xact_id()::text as x')).rows[0].x;
       await sql(
-        url,
+        db.url,
         `insert into ferry.ticks (tick, snap, last_id)
          select max(tick) + 1, ($1 || ':' || $1 || ':')::pg_snapshot, (select last_value from ferry.change_id_seq) from ferry.ticks`,
         [xid],
       );
-      const before = await sql<{ tick: string | null }>(url, 'select tick from ferry.tick(false, 1)');
+      const before = await sql<{ tick: string | null }>(db.url, 'select tick from ferry.tick(false, 1)');
       expect(before[0].tick).toBeNull(); // still open: nothing to cut
       await w.query('commit');
       // no new id moved the sequence, and no writer listed in xip ended: the change must still get a tick
-      const after = await sql<{ tick: string | null; pending: string }>(url, 'select tick, pending from ferry.tick(false, 1)');
+      const after = await sql<{ tick: string | null; pending: string }>(db.url, 'select tick, pending from ferry.tick(false, 1)');
       expect(after[0].tick).not.toBeNull();
       const inBatch = await sql<{ n: string }>(
-        url,
+        db.url,
         `select count(*) as n from ferry.changes c, (select snap from ferry.ticks order by tick desc limit 1 offset 1) p, (select snap from ferry.ticks order by tick desc limit 1) t
           where pg_visible_in_snapshot(c.xid, t.snap) and not pg_visible_in_snapshot(c.xid, p.snap)`,
       );
       expect(Number(inBatch[0].n)).toBe(1);
       // and nothing more is cut once it is in a tick
-      expect((await sql<{ tick: string | null }>(url, 'select tick from ferry.tick(false, 1)'))[0].tick).toBeNull();
+      expect((await sql<{ tick: string | null }>(db.url, 'select tick from ferry.tick(false, 1)'))[0].tick).toBeNull();
     } finally {
       await w.end();
     }
