@@ -16,11 +16,10 @@ help:
 	@echo "make bench          run the benchmarks under bench/ (JSON + Markdown table)"
 	@echo "make lint           eslint + type check"
 
-# npm ci only when the lock file changed since the last install
+# npm ci (exactly the committed lock, which it never rewrites) only when the lock changed since
+# the last install
 node_modules/.install-stamp: package.json package-lock.json
-	# npm ci refuses this lock file over optional platform packages of a jest dependency (an npm
-	# bug); npm install with the committed lock resolves the same versions
-	npm install --no-audit --no-fund
+	npm ci --no-audit --no-fund
 	@touch $@
 
 install: node_modules/.install-stamp
@@ -45,9 +44,7 @@ test-unit: install
 test-integration: build services-up
 	set -a; source $(SERVICES_ENV); set +a; $(JEST) --selectProjects integration --runInBand
 
-test: build services-up
-	$(JEST) --selectProjects unit
-	set -a; source $(SERVICES_ENV); set +a; $(JEST) --selectProjects integration --runInBand
+test: test-unit test-integration
 
 demo: build services-up
 	bash scripts/demo.sh

@@ -17,7 +17,6 @@ module.exports = {
       testEnvironment: 'node',
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       setupFiles: ['<rootDir>/test/support/load-env.ts'],
-      setupFilesAfterEnv: ['<rootDir>/test/support/retry-once.ts'],
     },
   ],
 };

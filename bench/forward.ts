@@ -3,16 +3,16 @@
 // Two shapes: "backlog" publishes N changes captured while no forwarder ran (one large batch,
 // streamed); "live" publishes while a writer commits transactions of 100 rows.
 import { Client } from 'pg';
-import { dropDatabase, freshDatabase, sql } from '../test/support/db';
+import { dropDatabase, freshDatabase, withClient } from '../test/support/db';
 import { prepareOrigin, startForwarder, testConfig, TransportKind, waitFor } from '../test/support/origin';
 import { rate, report, Row } from './report';
+import { publishedPosition } from '../src/tables/ticks';
 
 const N = Number(process.env.BENCH_CHANGES ?? 50_000);
 const DDL = `create table public.events (id bigint primary key, kind text not null, payload text, at timestamptz not null default now());`;
 
 async function published(url: string): Promise<number> {
-  const r = await sql<{ p: string }>(url, 'select coalesce(max(first_pos + cnt - 1), 0) as p from ferry.ticks where published_at is not null');
-  return Number(r[0].p);
+  return withClient(url, publishedPosition);
 }
 
 /** One connection for the whole run, as an application would hold one. */

@@ -24,7 +24,6 @@ export async function database(cfg: FerryConfig): Promise<Client> {
   }
 }
 
-export { publisherFor } from '../server/sidecar';
 
 /** An AbortSignal that fires on SIGTERM/SIGINT: long-running commands finish their batch, then exit 0. */
 export function shutdownSignal(log: Logger): AbortSignal {

@@ -1,46 +1,9 @@
 import { PoolClient } from 'pg';
 import { Change, Op, RowImage } from '../protocol/envelope';
-import { TrackedTable, trackedTables } from '../capture/track';
+import { declareBatchCursor } from '../tables/changes';
+import type { Tick } from '../tables/ticks';
+import { TrackedTable, trackedTables } from '../tables/tracked';
 import { Queryable } from '../common/db';
-
-export interface Tick {
-  tick: number;
-  snap: string;
-  firstPos: number | null;
-  cnt: number | null;
-  createdAt: Date;
-}
-
-const TICK_COLS = `tick, snap::text as snap, first_pos, cnt, created_at`;
-const toTick = (r: { tick: string; snap: string; first_pos: string | null; cnt: string | null; created_at: Date }): Tick => ({
-  tick: Number(r.tick),
-  snap: r.snap,
-  firstPos: r.first_pos === null ? null : Number(r.first_pos),
-  cnt: r.cnt === null ? null : Number(r.cnt),
-  createdAt: r.created_at,
-});
-
-/** The oldest tick whose batch is not yet published, with the tick before it. */
-export async function nextBatch(db: Queryable): Promise<{ prev: Tick; cur: Tick } | null> {
-  const r = await db.query(
-    `select ${TICK_COLS} from ferry.ticks
-      where tick >= (select min(tick) from ferry.ticks where published_at is null) - 1
-      order by tick limit 2`,
-  );
-  if (r.rows.length < 2) return null;
-  const [prev, cur] = r.rows.map(toTick);
-  if (cur.tick !== prev.tick + 1) throw new Error(`ferry.ticks is missing tick ${prev.tick + 1}`);
-  return { prev, cur };
-}
-
-// Changes committed between two ticks (§3.1); the xid range lets the index on xid do the work.
-const BATCH_WHERE = `c.xid >= pg_snapshot_xmin($1::pg_snapshot) and c.xid < pg_snapshot_xmax($2::pg_snapshot)
-   and pg_visible_in_snapshot(c.xid, $2::pg_snapshot) and not pg_visible_in_snapshot(c.xid, $1::pg_snapshot)`;
-
-export async function countBatch(db: Queryable, prev: Tick, cur: Tick): Promise<number> {
-  const r = await db.query<{ n: string }>(`select count(*) as n from ferry.changes c where ${BATCH_WHERE}`, [prev.snap, cur.snap]);
-  return Number(r.rows[0].n);
-}
 
 /**
  * Streams one batch in its canonical order (§3.2): transactions by their largest change id,
@@ -51,14 +14,7 @@ export async function* readBatch(client: PoolClient, prev: Tick, cur: Tick, firs
   const tables = new TableCache(client);
   await client.query('begin isolation level repeatable read read only');
   try {
-    await client.query(
-      `declare ferry_batch no scroll cursor for
-       select $3::bigint + row_number() over (order by txmax, id) - 1 as pos, id, xid::text as xid, tbl::oid as tbl, op, row, old, json_text, id = txmax as tx_end
-         from (select c.id, c.xid, c.tbl, c.op, c.row, c.old, c.json_text, max(c.id) over (partition by c.xid) as txmax
-                 from ferry.changes c where ${BATCH_WHERE}) b
-        order by txmax, id`,
-      [prev.snap, cur.snap, firstPos],
-    );
+    await declareBatchCursor(client, 'ferry_batch', prev, cur, firstPos);
     const at = cur.createdAt.toISOString();
     for (;;) {
       const r = await client.query(`fetch ${chunk} from ferry_batch`);

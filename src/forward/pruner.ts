@@ -1,6 +1,12 @@
 import { Pool } from 'pg';
 import type { FerryConfig } from '../config/schema';
 import type { Logger } from '../common/logger';
+import { pruneChanges, rotateChanges } from '../tables/changes';
+import { rotationState } from '../tables/state';
+import { forgetOldTicks } from '../tables/ticks';
+
+/** Published ticks kept for `ferry status` and diagnosis. */
+const KEEP_TICKS = 10_000;
 
 /**
  * Keeps the change tables bounded without bloat: switches capture to the next of three tables
@@ -24,22 +30,13 @@ export class Pruner {
   }
 
   async run(): Promise<void> {
-    const pruned = (await this.pool.query<{ s: number[] }>('select ferry.prune() as s')).rows[0].s;
+    const pruned = await pruneChanges(this.pool);
     if (pruned.length) this.log.debug({ slots: pruned }, 'emptied change tables');
-    const st = await this.pool.query<{ age_ms: number; since: string }>(
-      `select extract(epoch from clock_timestamp() - rotated_at) * 1000 as age_ms,
-              (select case when is_called then last_value else 0 end from ferry.change_id_seq) - rotated_at_id as since
-         from ferry.state`,
-    );
-    const { age_ms, since } = st.rows[0];
-    if (Number(since) > 0 && (age_ms >= this.cfg.rotateIntervalMs || Number(since) >= this.cfg.rotateMaxChanges)) {
-      const ok = (await this.pool.query<{ ok: boolean }>('select ferry.rotate() as ok')).rows[0].ok;
-      if (ok) this.log.debug({ since: Number(since) }, 'rotated the change table');
+    const { ageMs, changes } = await rotationState(this.pool);
+    if (changes > 0 && (ageMs >= this.cfg.rotateIntervalMs || changes >= this.cfg.rotateMaxChanges)) {
+      if (await rotateChanges(this.pool)) this.log.debug({ since: changes }, 'rotated the change table');
       else this.log.debug('rotation waits: the next change table still holds unpublished rows');
     }
-    await this.pool.query(
-      `delete from ferry.ticks where published_at is not null
-          and tick < (select max(tick) from ferry.ticks where published_at is not null) - 10000`,
-    );
+    await forgetOldTicks(this.pool, KEEP_TICKS);
   }
 }

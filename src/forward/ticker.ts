@@ -2,7 +2,8 @@ import { Client, Pool } from 'pg';
 import type { FerryConfig } from '../config/schema';
 import type { Logger } from '../common/logger';
 import { sleep } from '../common/sleep';
-import { IDLE_KEY, LOCK_CLASS } from './leader';
+import { IDLE_TICKER_KEY, LOCK_CLASS } from '../common/locks';
+import { cutTick } from '../tables/ticks';
 
 type ForwardConfig = FerryConfig['forward'];
 
@@ -65,15 +66,13 @@ export class Ticker {
     }
   }
 
-  private async tick(min: number): Promise<{ tick: number | null; pending: number }> {
-    const r = await this.pool.query<{ tick: string | null; pending: string }>('select tick, pending from ferry.tick(false, $1)', [min]);
-    const row = r.rows[0];
-    return { tick: row.tick === null ? null : Number(row.tick), pending: Number(row.pending) };
+  private tick(min: number): Promise<{ tick: number | null; pending: number }> {
+    return cutTick(this.pool, min);
   }
 
   /** Returns true when woken by a writer (or found work), false on the periodic check. */
   private async sleepIdle(abort: AbortSignal): Promise<boolean> {
-    const got = await this.control.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [LOCK_CLASS, IDLE_KEY]);
+    const got = await this.control.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [LOCK_CLASS, IDLE_TICKER_KEY]);
     if (!got.rows[0].ok) {
       await sleep(this.cfg.tickIntervalMs, abort);
       return false;
@@ -106,7 +105,7 @@ export class Ticker {
       this.wake = undefined;
       return woken;
     } finally {
-      await this.control.query('select pg_advisory_unlock($1, $2)', [LOCK_CLASS, IDLE_KEY]).catch(() => undefined);
+      await this.control.query('select pg_advisory_unlock($1, $2)', [LOCK_CLASS, IDLE_TICKER_KEY]).catch(() => undefined);
     }
   }
 }

@@ -4,20 +4,11 @@ import { checkSchema } from '../capture/migrate';
 import { connect, createPool } from '../common/db';
 import { isRetriable } from '../common/errors';
 import { safeUrl, type Logger } from '../common/logger';
+import { backoff } from '../common/retry';
 import { sleep } from '../common/sleep';
 import { Forwarder } from '../forward/forwarder';
-import { KafkaPublisher } from '../transport/kafka';
-import { SqsPublisher } from '../transport/sqs';
-import { subscriberFor } from '../transport';
-import type { Publisher } from '../transport/types';
+import { publisherFor, subscriberFor } from '../transport';
 import { startHttp } from './http';
-
-export function publisherFor(cfg: FerryConfig, log: Logger): Publisher {
-  const t = cfg.transport;
-  return t.kind === 'kafka'
-    ? new KafkaPublisher(t, cfg.origin, log.child({ role: 'publisher' }))
-    : new SqsPublisher(t, cfg.origin, cfg.destinations, log.child({ role: 'publisher' }));
-}
 
 /**
  * Waits for this DC's database to answer (it may start after Ferry), then refuses to go on if
@@ -25,7 +16,7 @@ export function publisherFor(cfg: FerryConfig, log: Logger): Publisher {
  */
 export async function schemaReady(config: FerryConfig, log: Logger, stop: AbortSignal): Promise<boolean> {
   let warned = false;
-  while (!stop.aborted) {
+  for (let attempt = 1; !stop.aborted; attempt++) {
     try {
       const c = await connect(config.database, { application_name: 'ferry-check' });
       try {
@@ -36,9 +27,9 @@ export async function schemaReady(config: FerryConfig, log: Logger, stop: AbortS
       }
     } catch (e) {
       if (!isRetriable(e)) throw e;
-      if (!warned) log.warn({ err: e, database: safeUrl(config.database) }, "cannot reach this DC's database yet; trying every 2 s");
+      if (!warned) log.warn({ err: e, database: safeUrl(config.database) }, "cannot reach this DC's database yet; trying again until it answers");
       warned = true;
-      await sleep(2000, stop);
+      await sleep(backoff(attempt), stop);
     }
   }
   return false;

@@ -1,6 +1,7 @@
 import type { FerryConfig } from '../config/schema';
 import type { Queryable } from '../common/db';
-import { readApplied } from '../apply/state';
+import { readApplied } from '../tables/applied';
+import { forwardState } from '../tables/ticks';
 
 export interface PeerStatus {
   origin: string;
@@ -35,24 +36,8 @@ export interface DcStatus {
 
 /** What `ferry status`, GET /status and /readyz report, read from this DC's database only. */
 export async function dcStatus(db: Queryable, cfg: FerryConfig): Promise<DcStatus> {
-  const f = await db.query(
-    `select coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0) as published,
-            max(tick) as last_tick, count(*) filter (where published_at is null) as pending,
-            max(published_at) as last_pub,
-            (select case when is_called then last_value else 0 end from ferry.change_id_seq) - (select last_id from ferry.ticks order by tick desc limit 1) as unticked,
-            (select forwarder_epoch from ferry.state) as epoch
-       from ferry.ticks`,
-  );
-  const x = f.rows[0];
-  const local: LocalStatus = {
-    origin: cfg.origin,
-    publishedPos: Number(x.published),
-    lastTick: Number(x.last_tick),
-    pendingTicks: Number(x.pending),
-    unticked: Math.max(0, Number(x.unticked)),
-    lastPublishedAt: x.last_pub ? new Date(x.last_pub).toISOString() : null,
-    forwarderEpoch: Number(x.epoch),
-  };
+  const f = await forwardState(db);
+  const local: LocalStatus = { origin: cfg.origin, ...f, lastPublishedAt: f.lastPublishedAt ? f.lastPublishedAt.toISOString() : null };
   const now = Date.now();
   const peers: PeerStatus[] = [];
   for (const origin of cfg.peers) {

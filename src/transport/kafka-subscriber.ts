@@ -2,6 +2,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { KafkaConfig } from '../config/schema';
 import type { Logger } from '../common/logger';
 import { FerryError } from '../common/errors';
+import { backoff } from '../common/retry';
 import { sleep } from '../common/sleep';
 import type { Delivery, Subscriber } from './types';
 import { ensureTopic, kafkaClient } from './kafka';
@@ -33,6 +34,7 @@ const FETCH_WAIT_MS = 1_000;
  */
 export class KafkaSubscriber implements Subscriber {
   readonly kind = 'kafka';
+  readonly blocksWhileUnacked = false;
   private readonly kafka: Kafka;
   private readonly topic: string;
   private readonly groupId: string;
@@ -175,7 +177,7 @@ export class KafkaSubscriber implements Subscriber {
       await handle(deliveries);
     } catch (e) {
       this.failures++;
-      const wait = Math.min(30_000, 500 * 2 ** Math.min(this.failures, 6));
+      const wait = backoff(this.failures);
       this.log.error({ err: e, firstOffset: batch.firstOffset(), count: deliveries.length }, `handler failed; the same messages come again in ${wait} ms`);
       // not resolving the offset makes the next fetch start at this batch again
       await sleep(wait, this.stopping.signal);

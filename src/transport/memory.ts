@@ -28,6 +28,7 @@ export class MemoryPublisher implements Publisher {
 
 export class MemorySubscriber implements Subscriber {
   readonly kind = 'memory';
+  readonly blocksWhileUnacked = false;
   private next = 0;
   private timer?: NodeJS.Timeout;
   acked = 0;

@@ -10,6 +10,7 @@ import {
 import type { SqsConfig } from '../config/schema';
 import type { Logger } from '../common/logger';
 import { FerryError } from '../common/errors';
+import { backoff } from '../common/retry';
 import { sleep } from '../common/sleep';
 import type { Delivery, Subscriber } from './types';
 import { ensureQueue, sqsClient } from './sqs';
@@ -26,7 +27,6 @@ const SQS_BATCH = 10;
 const RECEIVE_VISIBILITY_S = 5;
 
 const chunks = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, (i + 1) * n));
-const backoff = (failures: number) => Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
 const why = (failed: BatchResultErrorEntry[]) => failed.map((f) => `${f.Code}: ${f.Message ?? ''}`).join('; ');
 
 /**
@@ -47,6 +47,7 @@ const why = (failed: BatchResultErrorEntry[]) => failed.map((f) => `${f.Code}: $
  */
 export class SqsSubscriber implements Subscriber {
   readonly kind = 'sqs';
+  readonly blocksWhileUnacked = true;
   private readonly client: SQSClient;
   private readonly queue: string;
   private readonly log: Logger;

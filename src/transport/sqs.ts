@@ -9,6 +9,8 @@ import type { SqsConfig } from '../config/schema';
 import type { Logger } from '../common/logger';
 import type { EncodedFrame } from '../protocol/envelope';
 import { FerryError } from '../common/errors';
+import { backoff } from '../common/retry';
+import { sleep } from '../common/sleep';
 import type { Publisher } from './types';
 import { sqsQueueName } from './names';
 
@@ -119,7 +121,7 @@ export class SqsPublisher implements Publisher {
       this.log.warn({ url, tick, failed: failed.length }, `retrying entries SQS did not take: ${why}`);
       // the same deduplication ids: entries that did land are not duplicated
       todo = todo.filter((e) => ids.has(e.Id));
-      await new Promise((r) => setTimeout(r, 200 * attempt));
+      await sleep(backoff(attempt));
     }
   }
 

@@ -29,6 +29,13 @@ export interface Delivery {
 export interface Subscriber {
   readonly kind: string;
   /**
+   * The transport delivers nothing more of the stream while any delivered message is
+   * unacknowledged (an SQS FIFO message group). A consumer that must wait for later messages
+   * before it can acknowledge earlier ones has to keep the earlier ones elsewhere and ack them.
+   * Asserted by the transport conformance suite.
+   */
+  readonly blocksWhileUnacked: boolean;
+  /**
    * Starts delivering messages of one origin to handle(). The handler resolves once the messages
    * are applied (or safely buffered); the subscriber may then let the transport forget them.
    * resumeFrom: the Kafka offset stored next to the applied position, if any.

@@ -3,12 +3,13 @@
 // `ferry skip` (audited) act on it; the HTTP endpoints; two appliers for one (DC, origin).
 import { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { APPLY_LOCK_CLASS } from '../../src/apply/applier';
+import { APPLY_LOCK_CLASS } from '../../src/common/locks';
 import type { DcStatus } from '../../src/server/status';
 import { runSidecar } from '../../src/server/sidecar';
-import { sql } from '../support/db';
+import { sql, withClient } from '../support/db';
 import { createMesh, Mesh, tableRows } from '../support/mesh';
 import { quietLog, TransportKind, waitFor } from '../support/origin';
+import { publishedPosition } from '../../src/tables/ticks';
 
 const DDL = `
 create table public.items (id int primary key, v text);
@@ -42,8 +43,7 @@ const appliedUpTo = (url: string, pos: number) =>
 /** Waits until the origin has published everything it captured, up to `pos`. */
 const publishedUpTo = (url: string, pos: number) =>
   waitFor(async () => {
-    const r = await sql<{ p: string }>(url, 'select coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0) as p from ferry.ticks');
-    return Number(r[0].p) === pos || undefined;
+    return (await withClient(url, publishedPosition)) === pos || undefined;
   }, 30000, `published up to ${pos}`);
 
 /** One source transaction per row: positions follow ids. */

@@ -1,8 +1,9 @@
 // Three datacenters kept in sync end to end, through real Kafka and a real SQS server.
-import { sql } from '../support/db';
+import { sql, withClient } from '../support/db';
 import { createMesh, Mesh, tableRows } from '../support/mesh';
 import { TransportKind, waitFor } from '../support/origin';
 import { AWKWARD, VALUE_ROWS, VALUES_DDL } from '../support/values';
+import { publishedPosition } from '../../src/tables/ticks';
 
 const DDL = `
 create table public.parent (id int primary key, name text not null, updated int not null default 0);
@@ -63,7 +64,7 @@ describe.each<TransportKind>(['kafka', 'sqs'])('three DCs over %s', (kind) => {
     }
     // each DC published only its own writes: dc-b's 60 changes, and none of dc-a's came back out
     const published = async (dc: string) =>
-      Number((await sql<{ p: string }>(mesh.url[dc], 'select coalesce(max(first_pos + cnt - 1), 0) as p from ferry.ticks where published_at is not null'))[0].p);
+      withClient(mesh.url[dc], publishedPosition);
     expect(await published('dc-b')).toBe(60);
     expect(await published('dc-c')).toBe(0);
     // dc-a applied dc-b's 60 changes without capturing them: every id its sequence handed out is

@@ -1,8 +1,9 @@
 // The origin side against real PostgreSQL, Kafka and SQS: what the forwarder publishes is read
 // back from the topic / queue and checked for completeness, order and dense positions.
 import { Client } from 'pg';
-import { dropDatabase, freshDatabase, sql } from '../support/db';
+import { dropDatabase, freshDatabase, sql, withClient } from '../support/db';
 import { byPos, expectDense, prepareOrigin, readBack, startForwarder, testConfig, TransportKind, waitFor } from '../support/origin';
+import { publishedPosition } from '../../src/tables/ticks';
 
 const DDL = `create table public.items (id int primary key, v text, n int default 0);`;
 
@@ -139,7 +140,7 @@ describe('ferry.tick()', () => {
     const w = new Client({ connectionString: db.url });
     await w.connect();
     const published = async () =>
-      Number((await sql<{ p: string }>(db.url, 'select coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0) as p from ferry.ticks'))[0].p);
+      await withClient(db.url, publishedPosition);
     try {
       for (let i = 1; i <= 5; i++) {
         await new Promise((r) => setTimeout(r, 100)); // short of idleAfterMs: the ticker polls

@@ -44,3 +44,14 @@ export async function sql<T extends Record<string, unknown> = Record<string, unk
     await c.end();
   }
 }
+
+/** Runs fn with a connection to url (to call Ferry's own table operations in src/tables/). */
+export async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}

@@ -3,7 +3,10 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FerryConfig } from '../../src/config/schema';
 import { runSidecar } from '../../src/server/sidecar';
-import { dropDatabase, freshDatabase, sql, uniq, Dc } from './db';
+import { appliedPositions } from '../../src/tables/applied';
+import { unpublishedCount } from '../../src/tables/changes';
+import { forwardState } from '../../src/tables/ticks';
+import { dropDatabase, freshDatabase, sql, uniq, withClient, Dc } from './db';
 import { prepareOrigin, quietLog, testConfig, TransportKind, waitFor } from './origin';
 import { ROOT } from './services';
 
@@ -98,8 +101,7 @@ export async function createMesh(kind: TransportKind, ddl: string, tables: strin
         const out: Record<string, unknown> = {};
         for (const dc of dcs) {
           out[dc] = {
-            ticks: (await sql(url[dc], `select count(*) filter (where published_at is null) as pending, max(tick) as last, coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0) as published,
-                                               (select last_id from ferry.ticks order by tick desc limit 1) as last_id, max(created_at) as last_cut from ferry.ticks`))[0],
+            forward: await withClient(url[dc], forwardState),
             // who holds Ferry's advisory locks (1 = idle ticker, 2 = forwarder leader) and what the forwarder's sessions are doing
             sessions: await sql(url[dc], `select a.application_name as app, a.state, a.wait_event, left(a.query, 60) as query, (select string_agg(l.objid::text, ',') from pg_locks l where l.pid = a.pid and l.locktype = 'advisory' and l.granted) as locks
                                              from pg_stat_activity a where a.datname = current_database() and a.application_name like 'ferry-%'`),
@@ -115,25 +117,14 @@ export async function createMesh(kind: TransportKind, ddl: string, tables: strin
           async () => {
             const published: Record<string, number> = {};
             for (const dc of dcs) {
-              const r = await sql<{ p: string; pending: string }>(
-                url[dc],
-                `select coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0) as p,
-                        count(*) filter (where published_at is null) as pending from ferry.ticks`,
-              );
-              const seq = await sql<{ n: string }>(url[dc], `select (select case when is_called then last_value else 0 end from ferry.change_id_seq) - (select last_id from ferry.ticks order by tick desc limit 1) as n`);
-              if (Number(r[0].pending) > 0 || Number(seq[0].n) > 0) return false;
+              const f = await withClient(url[dc], forwardState);
+              if (f.pendingTicks > 0 || f.unticked > 0) return false;
               // a transaction open at the last tick that committed since is in no tick yet
-              const unpublished = await sql<{ n: string }>(
-                url[dc],
-                `select count(*) as n from ferry.changes c, (select snap from ferry.ticks where published_at is not null order by tick desc limit 1) t
-                  where c.xid >= pg_snapshot_xmin(t.snap) and not pg_visible_in_snapshot(c.xid, t.snap)`,
-              );
-              if (Number(unpublished[0].n) > 0) return false;
-              published[dc] = Number(r[0].p);
+              if ((await withClient(url[dc], unpublishedCount)) > 0) return false;
+              published[dc] = f.publishedPos;
             }
             for (const dc of dcs) {
-              const rows = await sql<{ origin: string; pos: string }>(url[dc], 'select origin, pos from ferry.applied');
-              const applied = Object.fromEntries(rows.map((r) => [r.origin, Number(r.pos)]));
+              const applied = await withClient(url[dc], appliedPositions);
               for (const o of dcs) if (o !== dc && (applied[o] ?? 0) < published[o]) return false;
             }
             return true;

@@ -10,9 +10,8 @@ import type { FerryConfig } from '../../src/config/schema';
 import { createLogger } from '../../src/common/logger';
 import { Forwarder } from '../../src/forward/forwarder';
 import { Change, decodeFrame, Frame, Reassembler } from '../../src/protocol/envelope';
-import { KafkaPublisher } from '../../src/transport/kafka';
+import { publisherFor } from '../../src/transport';
 import { kafkaTopic, sqsQueueName } from '../../src/transport/names';
-import { SqsPublisher } from '../../src/transport/sqs';
 import { services, ROOT } from './services';
 import { uniq } from './db';
 
@@ -47,8 +46,7 @@ export function testConfig(url: string, kind: TransportKind, over: Record<string
 }
 
 export function startForwarder(cfg: FerryConfig): { stop: () => Promise<void>; done: Promise<void> } {
-  const t = cfg.transport;
-  const pub = t.kind === 'kafka' ? new KafkaPublisher(t, cfg.origin, quietLog) : new SqsPublisher(t, cfg.origin, cfg.destinations, quietLog);
+  const pub = publisherFor(cfg, quietLog);
   const ac = new AbortController();
   const done = new Forwarder(cfg, pub, quietLog).run(ac.signal);
   return {

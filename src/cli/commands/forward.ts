@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { Forwarder } from '../../forward/forwarder';
 import { schemaReady } from '../../server/sidecar';
-import { context, publisherFor, shutdownSignal } from '../context';
+import { publisherFor } from '../../transport';
+import { context, shutdownSignal } from '../context';
 
 export function forwardCommand(): Command {
   return new Command('forward')

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { resumeStream, skipChange } from '../../apply/state';
+import { resume, skipChange } from '../../apply/operator';
 import { dcStatus, formatStatus } from '../../server/status';
 import { context, database } from '../context';
 
@@ -30,7 +30,7 @@ export function resumeCommand(): Command {
       const { config } = context(opts);
       const db = await database(config);
       try {
-        console.log((await resumeStream(db, opts.origin)) ? `stream from ${opts.origin} resumes` : `stream from ${opts.origin} was not stopped`);
+        console.log((await resume(db, opts.origin)) ? `stream from ${opts.origin} resumes` : `stream from ${opts.origin} was not stopped`);
       } finally {
         await db.end();
       }

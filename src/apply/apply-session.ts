@@ -1,0 +1,266 @@
+import type { Pool, PoolClient } from 'pg';
+import type { FerryConfig } from '../config/schema';
+import { StreamError } from '../common/errors';
+import type { Leadership } from '../common/leadership';
+import type { Logger } from '../common/logger';
+import { appliedChanges, applyErrors } from '../common/metrics';
+import { backoff } from '../common/retry';
+import { sleep } from '../common/sleep';
+import type { Change } from '../protocol/envelope';
+import { stringifyExact } from '../protocol/json';
+import { readApplied, recordApplied, stopStream } from '../tables/applied';
+import { inboxAbove, keepInInbox, removeFromInbox } from '../tables/inbox';
+import { pendingSkips, recordSkipped } from '../tables/skips';
+import type { Delivery, Subscriber } from '../transport/types';
+import { afterFailure, DestinationTransaction } from './dest-tx';
+import { GapWatch, gapMessage } from './gap-watch';
+import { IntakeLedger } from './intake';
+import { applyChanges } from './row-sql';
+import { TableCatalog } from './table-info';
+
+export type SessionEnd = 'stopped' | 'fenced' | 'error';
+
+/** Changes taken from the ledger per statement in grouped mode. */
+const TAKE = 2000;
+
+/**
+ * One run of the subscriber for one origin, from the applied position until stopped, fenced, or an
+ * error that needs an operator. It wires the parts: the subscriber feeds the intake ledger, ready
+ * changes go through the destination transaction, commits let the ledger release deliveries to be
+ * acknowledged, and the gap watch re-reads when the stream waits too long. Everything that touches
+ * the destination runs one step at a time (serial()).
+ */
+export class ApplySession {
+  private ledger!: IntakeLedger;
+  private tx!: DestinationTransaction;
+  private catalog!: TableCatalog;
+  private skips = new Set<number>();
+  private failure?: { error: Error; end: SessionEnd };
+  private end!: () => void;
+  private readonly ended = new Promise<void>((r) => (this.end = r));
+  private busy: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private readonly gaps: GapWatch;
+
+  constructor(
+    private readonly cfg: FerryConfig,
+    private readonly origin: string,
+    private readonly pool: Pool,
+    private readonly sub: Subscriber,
+    private readonly leader: Leadership,
+    private readonly log: Logger,
+  ) {
+    this.gaps = new GapWatch(cfg.apply.gapTimeoutMs);
+  }
+
+  async run(signal: AbortSignal): Promise<SessionEnd> {
+    const st = await readApplied(this.pool, this.origin);
+    this.ledger = new IntakeLedger(this.origin, { applied: st.pos, offset: st.offset, seen: st.seenPos }, this.cfg.apply.bufferChanges);
+    const client = await this.pool.connect();
+    this.tx = new DestinationTransaction(client, this.origin);
+    let lost: Error | undefined;
+    const onStop = () => {
+      this.stopping = true;
+      this.end();
+    };
+    // a lost connection ends the session (the caller starts another), it does not crash the process
+    const onLost = (err: Error) => {
+      lost = err;
+      this.log.warn({ err }, 'database connection lost; the applier starts over from the applied position');
+      onStop();
+    };
+    signal.addEventListener('abort', onStop, { once: true });
+    client.on('error', onLost);
+    try {
+      this.catalog = new TableCatalog(client, this.origin);
+      this.skips = await pendingSkips(client, this.origin);
+      await this.loadInbox();
+      this.gaps.start(() => void this.serial(() => this.checkGap()).catch((err) => this.log.warn({ err }, 'gap check failed')));
+      await this.sub.start((batch) => this.handle(batch), st.offset ?? undefined);
+      this.log.info({ applied: this.ledger.applied }, 'applying');
+      if (signal.aborted) onStop();
+      await this.ended;
+    } finally {
+      this.stopping = true;
+      this.gaps.stop();
+      signal.removeEventListener('abort', onStop);
+      await this.sub.stop().catch(() => undefined);
+      await this.busy.catch(() => undefined);
+      await this.tx.rollback().catch(() => undefined);
+      client.off('error', onLost);
+      client.release(lost);
+    }
+    if (this.failure?.end === 'fenced') this.log.warn(this.failure.error.message);
+    return this.failure?.end ?? 'stopped';
+  }
+
+  /** Everything that touches the destination runs one at a time. */
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const next = this.busy.then(fn, fn);
+    this.busy = next.catch(() => undefined);
+    return next;
+  }
+
+  private async handle(batch: Delivery[]): Promise<void> {
+    if (this.failure) return;
+    await this.serial(async () => {
+      for (const d of batch) {
+        try {
+          this.ledger.receive(d);
+        } catch (e) {
+          return this.fail(e as Error);
+        }
+      }
+      await this.drain();
+      await this.spillIfStalled();
+    });
+    // backpressure: a full buffer waiting on a gap stops the intake until the gap is handled
+    while (!this.failure && !this.stopping && this.ledger.full() && this.ledger.waiting(this.tx.isOpen) === 'gap') await sleep(100);
+  }
+
+  /** Frames kept in ferry.inbox by an earlier session: acknowledged already, not yet applied. */
+  private async loadInbox(): Promise<void> {
+    for (const body of await inboxAbove(this.pool, this.origin, this.ledger.applied)) this.ledger.receiveStored(body);
+  }
+
+  /**
+   * Applies what is ready. A failure rolls back and puts the changes back; what happens next is
+   * decided here, with the attempt count and the last failure as values: a retriable error waits
+   * and tries again, a grouped transaction that failed is applied again change by change up to its
+   * last position (so every source transaction before the change at fault is kept and the error
+   * names that change), and anything else stops the stream.
+   */
+  private async drain(): Promise<void> {
+    let isolateTo = 0;
+    for (let attempt = 1; !this.failure && !this.stopping; attempt++) {
+      try {
+        await this.applyReady(isolateTo);
+        return;
+      } catch (e) {
+        const failed = await this.tx.rollback();
+        this.ledger.putBack(failed);
+        const step = afterFailure(e, failed, isolateTo);
+        if (step.kind === 'fenced') return this.fail(e as Error, 'fenced');
+        if (step.kind === 'retry') {
+          const wait = backoff(attempt);
+          this.log.warn({ err: e }, `apply failed; retrying in ${wait} ms`);
+          applyErrors.inc({ origin: this.origin, kind: 'retriable' });
+          await sleep(wait);
+          continue;
+        }
+        if (step.kind === 'isolate') {
+          isolateTo = step.to;
+          this.log.warn({ from: failed[0].pos, to: isolateTo, err: (e as Error).message }, 'applying a group failed; applying it change by change to find the change at fault');
+          continue;
+        }
+        return this.fail(this.tx.explain(e as Error));
+      }
+    }
+  }
+
+  /** Takes ready changes and writes them; commits at source-transaction boundaries. */
+  private async applyReady(isolateTo: number): Promise<void> {
+    for (;;) {
+      const isolate = isolateTo > this.ledger.applied;
+      const changes = this.ledger.take(isolate ? 1 : TAKE);
+      if (!changes.length) return;
+      this.gaps.reset();
+      if (!this.tx.isOpen) await this.tx.begin(isolate);
+      await this.tx.write(changes, (db, cs) => this.write(db, cs));
+      const last = changes[changes.length - 1];
+      if (last.txEnd && (this.tx.isolating || this.tx.size >= this.cfg.apply.groupChanges || !this.ledger.size || this.ledger.waiting(true) === 'gap')) await this.commit(last);
+    }
+  }
+
+  /** Writes changes; those an operator asked to skip are recorded in ferry.skips instead. */
+  private async write(db: PoolClient, changes: Change[]): Promise<void> {
+    const skipped = changes.filter((c) => this.skips.has(c.pos));
+    for (const c of skipped) {
+      await recordSkipped(db, this.origin, c.pos, stringifyExact(c));
+      this.log.warn({ pos: c.pos }, 'skipped a change as an operator asked (recorded in ferry.skips)');
+    }
+    await applyChanges(db, this.catalog, this.origin, skipped.length ? changes.filter((c) => !this.skips.has(c.pos)) : changes);
+  }
+
+  private async commit(last: Change): Promise<void> {
+    const rel = this.ledger.releasable(last.pos);
+    const done = await this.tx.commit(async (db) => {
+      await this.leader.fence(db);
+      await recordApplied(db, this.origin, { pos: last.pos, tick: rel.tick, offset: rel.offset, sourceAt: last.at, seenPos: this.ledger.seen });
+      await removeFromInbox(db, this.origin, last.pos);
+    });
+    appliedChanges.inc({ origin: this.origin }, done.length);
+    const released = this.ledger.applyCommitted(last.pos);
+    if (released.ack.length) await this.ack(released.ack);
+  }
+
+  /**
+   * A transport that delivers nothing more while messages are unacknowledged (an SQS FIFO group)
+   * would stall while the applier waits for a gap or the rest of a source transaction: the waiting
+   * frames go to ferry.inbox and are acknowledged, so the stream can move on.
+   */
+  private async spillIfStalled(): Promise<void> {
+    if (!this.sub.blocksWhileUnacked || this.failure) return;
+    if (!this.ledger.waiting(this.tx.isOpen) || this.ledger.full()) return;
+    const s = this.ledger.spill();
+    if (!s) return;
+    await keepInInbox(this.pool, this.origin, s.keep);
+    await this.ack(s.ack);
+  }
+
+  /**
+   * Lets the transport forget applied messages. The rows are committed already, so a failure here
+   * is no apply error; but a transport that blocks on unacknowledged messages would stall, so the
+   * session then reads again from the applied position (they come back and are dropped as duplicates).
+   */
+  private async ack(deliveries: Delivery[]): Promise<void> {
+    try {
+      await this.sub.ack(deliveries);
+    } catch (err) {
+      this.log.warn({ err }, 'the transport did not take the acknowledgement; re-reading from the applied position');
+      if (this.sub.blocksWhileUnacked) await this.reread();
+    }
+  }
+
+  /** Drops everything received and reads again from the last applied position. */
+  private async reread(): Promise<void> {
+    await this.tx.rollback();
+    this.ledger.reset();
+    this.gaps.reset();
+    await this.sub.rewind();
+    await this.loadInbox();
+  }
+
+  private async checkGap(): Promise<void> {
+    if (this.failure) return;
+    // duplicates of applied messages (a re-publish) are let go at once
+    if (!this.tx.isOpen) {
+      const dups = this.ledger.takeDuplicates();
+      if (dups.length) await this.ack(dups);
+    }
+    const why = this.ledger.waiting(this.tx.isOpen);
+    const w = this.gaps.observe(why !== null);
+    if (w.state !== 'timeout' || !why) return;
+    const appliedTick = (await readApplied(this.pool, this.origin)).tick;
+    const g = this.ledger.gap();
+    const err = new StreamError(gapMessage({ kind: why, ...g, appliedTick, waitedMs: w.waitedMs }), { origin: this.origin, pos: g.nextPos });
+    this.log.error(err.message);
+    applyErrors.inc({ origin: this.origin, kind: 'gap' });
+    await stopStream(this.pool, this.origin, err.message, g.nextPos, 'gap');
+    // drop what is held and read it again: a lost message may still come, a reordered one surely will
+    await this.reread();
+  }
+
+  private async fail(e: Error, end: SessionEnd = 'error'): Promise<void> {
+    if (this.failure) return;
+    this.failure = { error: e, end };
+    await this.tx.fail();
+    if (end === 'error') {
+      this.log.error(e.message + ' — the stream of this origin is stopped; fix the cause and run `ferry resume`, or `ferry skip` the change');
+      applyErrors.inc({ origin: this.origin, kind: 'stopped' });
+      const pos = e instanceof StreamError && e.where.pos !== undefined ? e.where.pos : this.ledger.nextPos;
+      await stopStream(this.pool, this.origin, e.message, pos, 'error').catch((err) => this.log.error({ err }, 'could not record the error'));
+    }
+    this.end();
+  }
+}

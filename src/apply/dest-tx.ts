@@ -1,0 +1,149 @@
+import type { PoolClient } from 'pg';
+import { FencedError, isRetriable, StreamError } from '../common/errors';
+import type { Change } from '../protocol/envelope';
+import { stringifyExact } from '../protocol/json';
+
+/**
+ * The destination transaction of one origin's applier, as an explicit state machine (the way
+ * kafkajs writes its transaction manager): each method says in which states it may be called, and
+ * an illegal call fails at once instead of corrupting the applied position.
+ *
+ *   idle ──begin──► open | isolating ──commit──► committing ──► idle
+ *                     │                              │
+ *                     └──────────rollback────────────┴──► idle        fail ──► failed (final)
+ *
+ * `isolating` is a transaction opened to find the change at fault after a grouped one failed:
+ * one change per statement and one source transaction per commit.
+ */
+export type TxState = 'idle' | 'open' | 'isolating' | 'committing' | 'failed';
+
+const TRANSITIONS: Record<TxState, readonly TxState[]> = {
+  idle: ['open', 'isolating', 'failed'],
+  open: ['committing', 'idle', 'failed'],
+  isolating: ['committing', 'idle', 'failed'],
+  committing: ['idle', 'failed'],
+  failed: [],
+};
+
+/** Writes changes, in order, inside the open transaction. */
+export type ChangeWriter = (db: PoolClient, changes: Change[]) => Promise<void>;
+
+export class DestinationTransaction {
+  private current: TxState = 'idle';
+  /** Every change written in this transaction: what a rollback gives back. */
+  private changes: Change[] = [];
+  /** The changes of the statement (or commit) in flight: what an error is about. */
+  private inFlight: Change[] = [];
+
+  constructor(
+    private readonly db: PoolClient,
+    private readonly origin: string,
+  ) {}
+
+  get state(): TxState {
+    return this.current;
+  }
+  /** A transaction is open (a source transaction may be only partly written). */
+  get isOpen(): boolean {
+    return this.current === 'open' || this.current === 'isolating';
+  }
+  get isolating(): boolean {
+    return this.current === 'isolating';
+  }
+  /** Changes written since begin. */
+  get size(): number {
+    return this.changes.length;
+  }
+
+  async begin(isolate: boolean): Promise<void> {
+    this.expect('begin', ['idle']);
+    await this.db.query('begin');
+    this.changes = [];
+    this.to(isolate ? 'isolating' : 'open');
+    // the destination's own capture triggers see this and do not send the rows back
+    await this.db.query(`select set_config('ferry.origin', $1, true)`, [this.origin]);
+  }
+
+  /** Writes changes (recorded first, so a rollback always gives them back). */
+  async write(changes: Change[], writer: ChangeWriter): Promise<void> {
+    this.expect('write', ['open', 'isolating']);
+    this.changes.push(...changes);
+    this.inFlight = changes;
+    await writer(this.db, changes);
+  }
+
+  /** Runs the bookkeeping of the commit (position, inbox) in the transaction, then commits. */
+  async commit(record: (db: PoolClient) => Promise<void>): Promise<Change[]> {
+    this.expect('commit', ['open', 'isolating']);
+    this.to('committing');
+    this.inFlight = this.changes;
+    await record(this.db);
+    await this.db.query('commit');
+    const done = this.changes;
+    this.changes = [];
+    this.inFlight = [];
+    this.to('idle');
+    return done;
+  }
+
+  /** Rolls back whatever is open; returns the changes it had written, to be applied again. */
+  async rollback(): Promise<Change[]> {
+    if (this.current === 'idle' || this.current === 'failed') return [];
+    this.expect('rollback', ['open', 'isolating', 'committing']);
+    await this.db.query('rollback').catch(() => undefined);
+    const back = this.changes;
+    this.changes = [];
+    this.to('idle');
+    return back;
+  }
+
+  /** Final: the stream stops (or the session ends); rolls back first. */
+  async fail(): Promise<Change[]> {
+    const back = await this.rollback();
+    this.to('failed');
+    return back;
+  }
+
+  /** An error of the statement or commit in flight, said in terms of positions and tables. */
+  explain(e: Error): StreamError {
+    if (e instanceof StreamError) return e;
+    const a = this.inFlight;
+    const first = a[0]?.pos;
+    const what =
+      a.length === 1 ? `applying position ${first} (${a[0].op} ${a[0].table} ${stringifyExact(a[0].key)})` : a.length ? `applying positions ${first}–${a[a.length - 1].pos}` : 'applying';
+    const pg = e as Error & { code?: string; detail?: string };
+    return new StreamError(`${what} failed: ${pg.message}${pg.detail ? ` (${pg.detail})` : ''}${pg.code ? ` [SQLSTATE ${pg.code}]` : ''}`, { origin: this.origin, pos: first });
+  }
+
+  /** The changes of the failed statement or commit. */
+  get failedChanges(): Change[] {
+    return this.inFlight;
+  }
+
+  private expect(method: string, allowed: TxState[]): void {
+    if (!allowed.includes(this.current)) {
+      throw new Error(`DestinationTransaction.${method}() called in state ${this.current} (allowed: ${allowed.join(', ')})`);
+    }
+  }
+
+  private to(next: TxState): void {
+    if (!TRANSITIONS[this.current].includes(next)) throw new Error(`DestinationTransaction: illegal transition ${this.current} → ${next}`);
+    this.current = next;
+  }
+}
+
+/** What to do after a destination transaction failed and was rolled back. */
+export type AfterFailure = { kind: 'fenced' } | { kind: 'retry' } | { kind: 'isolate'; to: number } | { kind: 'stop' };
+
+/**
+ * Decides from the error and the changes the transaction had written: another leader took over
+ * (end the session), a retriable error (wait and try again), a failed group of several changes
+ * not yet isolated (apply again change by change up to its last position, committing every source
+ * transaction before the change at fault), or a change that cannot be applied (stop the stream).
+ */
+export function afterFailure(e: unknown, failed: Change[], isolateTo: number): AfterFailure {
+  if (e instanceof FencedError) return { kind: 'fenced' };
+  if (isRetriable(e)) return { kind: 'retry' };
+  if (!isolateTo && failed.length > 1) return { kind: 'isolate', to: failed[failed.length - 1].pos };
+  return { kind: 'stop' };
+}

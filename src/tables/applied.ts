@@ -1,0 +1,95 @@
+import type { Queryable } from '../common/db';
+import type { EpochStore } from '../common/leadership';
+
+/**
+ * ferry.applied: what this DC has applied of each other origin (DESIGN.md §3.4). The row is updated
+ * in the same destination transaction as the applied rows, which makes apply exactly-once in effect.
+ */
+export interface AppliedState {
+  origin: string;
+  pos: number;
+  tick: number | null;
+  seenPos: number;
+  offset: string | null;
+  status: 'running' | 'stopped';
+  error: string | null;
+  errorKind: 'gap' | 'error' | null;
+  errorPos: number | null;
+  sourceAt: Date | null;
+  appliedAt: Date | null;
+}
+
+export async function readApplied(db: Queryable, origin: string): Promise<AppliedState> {
+  const r = await db.query(`select * from ferry.applied where origin = $1`, [origin]);
+  const x = r.rows[0];
+  if (!x) return { origin, pos: 0, tick: null, seenPos: 0, offset: null, status: 'running', error: null, errorKind: null, errorPos: null, sourceAt: null, appliedAt: null };
+  return {
+    origin,
+    pos: Number(x.pos),
+    tick: x.tick === null ? null : Number(x.tick),
+    seenPos: Number(x.seen_pos),
+    offset: x.transport_offset,
+    status: x.status,
+    error: x.error,
+    errorKind: x.error_kind,
+    errorPos: x.error_pos === null ? null : Number(x.error_pos),
+    sourceAt: x.source_at,
+    appliedAt: x.applied_at,
+  };
+}
+
+/** The applied position of every origin this DC has applied from: its version vector. */
+export async function appliedPositions(db: Queryable): Promise<Record<string, number>> {
+  const r = await db.query<{ origin: string; pos: string }>('select origin, pos from ferry.applied order by origin');
+  return Object.fromEntries(r.rows.map((x) => [x.origin, Number(x.pos)]));
+}
+
+/** The applier epoch of one origin (fencing, see common/leadership.ts). */
+export function applierEpochs(origin: string): EpochStore {
+  return {
+    async bump(db) {
+      await db.query('insert into ferry.applied (origin) values ($1) on conflict do nothing', [origin]);
+      const r = await db.query<{ e: string }>('update ferry.applied set epoch = epoch + 1 where origin = $1 returning epoch as e', [origin]);
+      return Number(r.rows[0].e);
+    },
+    async current(db) {
+      const r = await db.query<{ e: string }>('select epoch as e from ferry.applied where origin = $1 for update', [origin]);
+      return Number(r.rows[0]?.e ?? -1);
+    },
+  };
+}
+
+export interface AppliedUpTo {
+  pos: number;
+  /** The tick of the last wholly applied transport message, when one was. */
+  tick: number | null;
+  offset: string | null;
+  sourceAt: string | null;
+  seenPos: number;
+}
+
+/** Inside the destination transaction that applied everything up to `u.pos`. */
+export async function recordApplied(db: Queryable, origin: string, u: AppliedUpTo): Promise<void> {
+  await db.query(
+    `update ferry.applied set pos = $2, tick = coalesce($3, tick), transport_offset = $4, source_at = $5, applied_at = clock_timestamp(),
+            seen_pos = greatest(seen_pos, $6), seen_at = clock_timestamp(), status = 'running', error = null, error_kind = null, error_pos = null, error_at = null
+      where origin = $1`,
+    [origin, u.pos, u.tick, u.offset, u.sourceAt, u.seenPos],
+  );
+}
+
+/** Records that an origin's stream is stopped and why (shown by `ferry status`). */
+export async function stopStream(db: Queryable, origin: string, message: string, pos: number, kind: 'gap' | 'error'): Promise<void> {
+  await db.query(
+    `insert into ferry.applied (origin, status, error, error_kind, error_pos, error_at) values ($1, 'stopped', $2, $3, $4, clock_timestamp())
+     on conflict (origin) do update set status = 'stopped', error = excluded.error, error_kind = excluded.error_kind,
+                                        error_pos = excluded.error_pos, error_at = excluded.error_at`,
+    [origin, message, kind, pos],
+  );
+}
+
+/** `ferry resume`: lets a stopped stream try again from its applied position. */
+export async function resumeStream(db: Queryable, origin: string): Promise<boolean> {
+  const r = await db.query(`update ferry.applied set status = 'running', error = null, error_kind = null, error_pos = null, error_at = null where origin = $1 and status = 'stopped'`, [origin]);
+  return r.rowCount === 1;
+}

@@ -1,0 +1,105 @@
+import type { Queryable } from '../common/db';
+
+/**
+ * ferry.ticks: one row per cut of this DC's change stream (DESIGN.md §3.1). A batch is every
+ * change committed between two consecutive ticks; first_pos and cnt are stamped once, before
+ * anything of the batch is published, so a re-publish repeats the very same positions.
+ */
+export interface Tick {
+  tick: number;
+  snap: string;
+  firstPos: number | null;
+  cnt: number | null;
+  createdAt: Date;
+}
+
+type TickRow = { tick: string; snap: string; first_pos: string | null; cnt: string | null; created_at: Date };
+const COLS = `tick, snap::text as snap, first_pos, cnt, created_at`;
+const toTick = (r: TickRow): Tick => ({
+  tick: Number(r.tick),
+  snap: r.snap,
+  firstPos: r.first_pos === null ? null : Number(r.first_pos),
+  cnt: r.cnt === null ? null : Number(r.cnt),
+  createdAt: r.created_at,
+});
+
+/** The last position of this origin that is in a published batch: what the peers can have. */
+export const PUBLISHED_POS_SQL = `coalesce(max(first_pos + cnt - 1) filter (where published_at is not null), 0)`;
+
+export async function publishedPosition(db: Queryable): Promise<number> {
+  const r = await db.query<{ p: string }>(`select ${PUBLISHED_POS_SQL} as p from ferry.ticks`);
+  return Number(r.rows[0].p);
+}
+
+/** The oldest tick whose batch is not yet published, with the tick before it. */
+export async function nextBatch(db: Queryable): Promise<{ prev: Tick; cur: Tick } | null> {
+  const r = await db.query<TickRow>(
+    `select ${COLS} from ferry.ticks
+      where tick >= (select min(tick) from ferry.ticks where published_at is null) - 1
+      order by tick limit 2`,
+  );
+  if (r.rows.length < 2) return null;
+  const [prev, cur] = r.rows.map(toTick);
+  if (cur.tick !== prev.tick + 1) throw new Error(`ferry.ticks is missing tick ${prev.tick + 1}`);
+  return { prev, cur };
+}
+
+/** Inside the stamping transaction: the tick's positions if already stamped (row locked). */
+export async function lockStamp(db: Queryable, tick: number): Promise<{ first: number; cnt: number } | null> {
+  const r = await db.query<{ first_pos: string | null; cnt: string | null }>('select first_pos, cnt from ferry.ticks where tick = $1 for update', [tick]);
+  const x = r.rows[0];
+  return x.first_pos === null ? null : { first: Number(x.first_pos), cnt: Number(x.cnt) };
+}
+
+export async function stamp(db: Queryable, tick: number, first: number, cnt: number, epoch: number): Promise<void> {
+  await db.query('update ferry.ticks set first_pos = $2, cnt = $3, epoch = $4 where tick = $1', [tick, first, cnt, epoch]);
+}
+
+export async function markPublished(db: Queryable, tick: number): Promise<void> {
+  await db.query('update ferry.ticks set published_at = clock_timestamp() where tick = $1', [tick]);
+}
+
+/** Cuts a tick when changes wait (ferry.tick): the new tick, or null, and how many ids wait. */
+export async function cutTick(db: Queryable, minChanges: number): Promise<{ tick: number | null; pending: number }> {
+  const r = await db.query<{ tick: string | null; pending: string }>('select tick, pending from ferry.tick(false, $1)', [minChanges]);
+  const row = r.rows[0];
+  return { tick: row.tick === null ? null : Number(row.tick), pending: Number(row.pending) };
+}
+
+/** Published ticks are kept for a while (for `ferry status` and diagnosis), then deleted. */
+export async function forgetOldTicks(db: Queryable, keep: number): Promise<void> {
+  await db.query(
+    `delete from ferry.ticks where published_at is not null
+        and tick < (select max(tick) from ferry.ticks where published_at is not null) - $1`,
+    [keep],
+  );
+}
+
+export interface ForwardState {
+  publishedPos: number;
+  lastTick: number;
+  pendingTicks: number;
+  /** Change ids handed out since the last tick (not yet in any batch). */
+  unticked: number;
+  lastPublishedAt: Date | null;
+  forwarderEpoch: number;
+}
+
+export async function forwardState(db: Queryable): Promise<ForwardState> {
+  const r = await db.query(
+    `select ${PUBLISHED_POS_SQL} as published, max(tick) as last_tick, count(*) filter (where published_at is null) as pending,
+            max(published_at) as last_pub,
+            (select case when is_called then last_value else 0 end from ferry.change_id_seq) - (select last_id from ferry.ticks order by tick desc limit 1) as unticked,
+            (select forwarder_epoch from ferry.state) as epoch
+       from ferry.ticks`,
+  );
+  const x = r.rows[0];
+  return {
+    publishedPos: Number(x.published),
+    lastTick: Number(x.last_tick),
+    pendingTicks: Number(x.pending),
+    unticked: Math.max(0, Number(x.unticked)),
+    lastPublishedAt: x.last_pub ? new Date(x.last_pub) : null,
+    forwarderEpoch: Number(x.epoch),
+  };
+}
