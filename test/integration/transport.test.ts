@@ -292,6 +292,23 @@ describe.each([kafkaTransport, sqsTransport, memoryTransport])('transport confor
     expect(bodies(got.slice(8))).toEqual([...two.slice(0, again), ...two]);
   });
 
+  it('declares truthfully whether it delivers more while a message is unacknowledged (blocksWhileUnacked)', async () => {
+    const pub = track(stream.publisher());
+    await pub.start();
+    const sub = track(stream.subscriber());
+    const got = await collect(sub); // never acks by itself
+    await publish(pub, 1, [frames(1, 1, 1)]);
+    await until('the first delivery', () => got.length >= 1);
+    await publish(pub, 2, [frames(2, 2, 1)]);
+    await settle(3000);
+    expect(bodies(got)).toEqual(bodies(sub.blocksWhileUnacked ? frames(1, 1, 1) : [...frames(1, 1, 1), ...frames(2, 2, 1)]));
+    // once the first is acknowledged, the second comes in any case
+    await sub.ack(got.slice(0, 1));
+    await until('the second delivery', () => got.length >= 2);
+    expect(bodies(got)).toEqual(bodies([...frames(1, 1, 1), ...frames(2, 2, 1)]));
+    expect(sub.blocksWhileUnacked).toBe(t.name === 'sqs');
+  });
+
   it('a handler that fails gets the same messages again', async () => {
     if (t.name === 'memory') return; // MemorySubscriber advances before its handler runs (see the report)
     const pub = track(stream.publisher());

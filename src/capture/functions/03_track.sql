@@ -1,0 +1,63 @@
+-- Start capturing a table. p_key: explicit identity columns for a table without a primary key.
+create or replace function ferry.track(p_tbl regclass, p_key text[] default null) returns text
+language plpgsql as $$
+declare
+  v_schema text;
+  v_name text;
+  v_key text[];
+  v_source text;
+  v_missing text;
+  v_fn text;
+begin
+  if p_tbl::oid in (select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'ferry') then
+    raise exception 'ferry: cannot track Ferry''s own table %', p_tbl;
+  end if;
+  select n.nspname, c.relname into v_schema, v_name
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+   where c.oid = p_tbl and c.relkind in ('r', 'p');
+  if not found then
+    raise exception 'ferry: % is not an ordinary table', p_tbl;
+  end if;
+  if p_key is not null and cardinality(p_key) > 0 then
+    select string_agg(quote_ident(k), ', ') into v_missing
+      from unnest(p_key) k
+     where not exists (select 1 from pg_attribute a where a.attrelid = p_tbl and a.attname = k and a.attnum > 0 and not a.attisdropped);
+    if v_missing is not null then
+      raise exception 'ferry: table % has no column(s) % given as its key', p_tbl, v_missing;
+    end if;
+    v_key := p_key;
+    v_source := 'explicit';
+  else
+    select array_agg(a.attname::text order by array_position(i.indkey::int2[], a.attnum))
+      into v_key
+      from pg_index i
+      join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+     where i.indrelid = p_tbl and i.indisprimary;
+    v_source := 'primary key';
+    if v_key is null then
+      raise exception 'ferry: table % has no primary key, so its rows cannot be identified at the other DCs', p_tbl
+        using hint = 'Add a primary key, or name the columns that identify a row: ferry track --key col1,col2 TABLE (they must be unique and not null).';
+    end if;
+  end if;
+
+  insert into ferry.tracked (tbl, schema_name, table_name, key_cols, key_source, active)
+  values (p_tbl, v_schema, v_name, v_key, v_source, true)
+  on conflict (tbl) do update set key_cols = excluded.key_cols, key_source = excluded.key_source,
+                                  schema_name = excluded.schema_name, table_name = excluded.table_name, active = true;
+
+  perform ferry.install_capture(p_tbl);
+  v_fn := ferry.capture_function_name(p_tbl);
+  perform ferry.drop_capture_triggers(p_tbl);
+  execute format('create trigger ferry_capture after insert or update or delete on %s for each row execute function %s()', p_tbl, v_fn);
+  execute format('create trigger ferry_capture_truncate after truncate on %s for each statement execute function %s()', p_tbl, v_fn);
+  return format('%I.%I', v_schema, v_name);
+end $$;
+
+create or replace function ferry.untrack(p_tbl regclass) returns text
+language plpgsql as $$
+begin
+  perform ferry.drop_capture_triggers(p_tbl);
+  -- the row stays (inactive): changes already captured still need its name and key to be sent
+  update ferry.tracked set active = false where tbl = p_tbl;
+  return p_tbl::text;
+end $$;

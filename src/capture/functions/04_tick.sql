@@ -1,0 +1,38 @@
+-- Cut a tick when changes may wait (DESIGN.md §3.1): the id sequence moved past the last tick's
+-- last_id, or a change at or below it is committed now and was not visible in the last tick's
+-- snapshot. The latter is a writer that was open at the last tick: its xid is either in that
+-- snapshot's xip, or at or above its xmax (PostgreSQL sets xmax to latestCompletedXid + 1 and lists
+-- in xip only running xids below it, so on a quiet database the newest writer is in no list at
+-- all). Both are index lookups on the change tables' xid. An open writer need not be seen: it holds
+-- the shared idle lock, which keeps the ticker polling (see the capture trigger).
+--
+-- An older release returned a fourth column (open): a return type cannot be replaced in place.
+do $$
+begin
+  if to_regprocedure('ferry.tick(boolean, bigint)') is not null
+     and pg_get_function_result(to_regprocedure('ferry.tick(boolean, bigint)')) like '%open boolean%' then
+    drop function ferry.tick(boolean, bigint);
+  end if;
+end $$;
+
+create or replace function ferry.tick(p_force boolean default false, p_min_changes bigint default 1)
+returns table (tick bigint, last_id bigint, pending bigint)
+language plpgsql as $$
+declare
+  v_last bigint;
+  v_prev ferry.ticks;
+begin
+  select case when s.is_called then s.last_value else 0 end into v_last from ferry.change_id_seq s;
+  select * into v_prev from ferry.ticks t order by t.tick desc limit 1;
+  if not p_force and v_last - v_prev.last_id < p_min_changes
+     and not exists (select 1 from ferry.changes c
+                      where c.xid >= pg_snapshot_xmax(v_prev.snap) and c.id <= v_prev.last_id)
+     and not exists (select 1 from pg_snapshot_xip(v_prev.snap) x
+                      where exists (select 1 from ferry.changes c where c.xid = x and c.id <= v_prev.last_id)) then
+    return query select null::bigint, v_last, v_last - v_prev.last_id;
+    return;
+  end if;
+  insert into ferry.ticks (tick, snap, last_id)
+  values (v_prev.tick + 1, pg_current_snapshot(), v_last);
+  return query select v_prev.tick + 1, v_last, v_last - v_prev.last_id;
+end $$;

@@ -1,0 +1,52 @@
+-- Switch the capture functions to the next change table, if it is empty (pruned).
+create or replace function ferry.rotate() returns boolean
+language plpgsql as $$
+declare
+  v_next int;
+  v_empty boolean;
+  r record;
+begin
+  perform 1 from ferry.state for update;
+  select (slot + 1) % 3 into v_next from ferry.state;
+  execute format('select not exists (select 1 from ferry.changes_%s)', v_next) into v_empty;
+  if not v_empty then
+    return false;
+  end if;
+  update ferry.state set slot = v_next, rotated_at = clock_timestamp(),
+         rotated_at_id = (select case when is_called then last_value else 0 end from ferry.change_id_seq);
+  for r in select tbl from ferry.tracked where active loop
+    perform ferry.install_capture(r.tbl);
+  end loop;
+  return true;
+end $$;
+
+-- Empty the change tables that are not current and whose every row is in a published batch.
+-- The ACCESS EXCLUSIVE lock waits out any writer still inserting into it (a session that began
+-- before the rotation), so nothing committed later can be lost. Returns the slots emptied.
+create or replace function ferry.prune(p_lock_timeout text default '200ms') returns int[]
+language plpgsql as $$
+declare
+  v_cur int;
+  v_done pg_snapshot;
+  v_pending boolean;
+  v_out int[] := '{}';
+  s int;
+begin
+  select slot into v_cur from ferry.state;
+  select snap into v_done from ferry.ticks where published_at is not null order by tick desc limit 1;
+  perform set_config('lock_timeout', p_lock_timeout, true);
+  for s in select g from generate_series(0, 2) g where g <> v_cur loop
+    begin
+      execute format('lock table ferry.changes_%s in access exclusive mode', s);
+      execute format('select exists (select 1 from ferry.changes_%s where xid >= pg_snapshot_xmin($1) and not pg_visible_in_snapshot(xid, $1))', s)
+        into v_pending using v_done;
+      if not v_pending then
+        execute format('truncate ferry.changes_%s', s);
+        v_out := v_out || s;
+      end if;
+    exception when lock_not_available then
+      null; -- a writer still holds it: try again on the next pass
+    end;
+  end loop;
+  return v_out;
+end $$;
