@@ -4,6 +4,7 @@ import { declareBatchCursor } from '../tables/changes';
 import type { Tick } from '../tables/ticks';
 import { TrackedTable, trackedTables } from '../tables/tracked';
 import { Queryable } from '../common/db';
+import { FerryError } from '../common/errors';
 
 /**
  * Streams one batch in its canonical order (§3.2): transactions by their largest change id,
@@ -60,7 +61,7 @@ class TableCache {
     if (!t) {
       for (const x of await trackedTables(this.db)) this.byOid.set(x.oid, x);
       t = this.byOid.get(oid);
-      if (!t) throw new Error(`change for table oid ${oid}, which is not in ferry.tracked`);
+      if (!t) throw new FerryError(`a captured change is of table oid ${oid}, which is not in ferry.tracked (its row was deleted by hand?); the change cannot be named on the wire. Run \`ferry track\` for that table again (select ${oid}::regclass names it), then restart the forwarder`);
     }
     return t;
   }

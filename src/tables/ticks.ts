@@ -1,4 +1,5 @@
 import type { Queryable } from '../common/db';
+import { FerryError } from '../common/errors';
 
 /**
  * ferry.ticks: one row per cut of this DC's change stream (DESIGN.md §3.1). A batch is every
@@ -40,7 +41,7 @@ export async function nextBatch(db: Queryable): Promise<{ prev: Tick; cur: Tick 
   );
   if (r.rows.length < 2) return null;
   const [prev, cur] = r.rows.map(toTick);
-  if (cur.tick !== prev.tick + 1) throw new Error(`ferry.ticks is missing tick ${prev.tick + 1}`);
+  if (cur.tick !== prev.tick + 1) throw new FerryError(`ferry.ticks is missing tick ${prev.tick + 1} (between ${prev.tick} and ${cur.tick}): its changes cannot be told apart from their neighbours'. Ticks are only deleted once published; restore the row from a backup, or ask for help before changing ferry.ticks by hand`);
   return { prev, cur };
 }
 

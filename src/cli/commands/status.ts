@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { resume, skipChange } from '../../apply/operator';
 import { dcStatus, formatStatus } from '../../server/status';
 import { context, database } from '../context';
@@ -42,7 +42,7 @@ export function skipCommand(): Command {
     .description('do not apply one change of an origin (recorded with who and why in ferry.skips), then resume')
     .requiredOption('--origin <dc>', 'the origin of the change')
     .requiredOption('--pos <n>', 'its position', (v) => {
-      if (!/^\d+$/.test(v)) throw new Error('--pos takes a whole number');
+      if (!/^\d+$/.test(v)) throw new InvalidArgumentError('--pos takes a whole number');
       return Number(v);
     })
     .option('--reason <text>', 'why (kept in the audit table)')
