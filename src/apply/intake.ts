@@ -1,5 +1,7 @@
 import { StreamError } from '../common/errors';
-import { Change, decodeFrame, Frame, Reassembler } from '../protocol/envelope';
+import { decodeFrame } from '../protocol/decode';
+import type { Change, Frame } from '../protocol/envelope';
+import { Reassembler } from '../protocol/reassembler';
 import type { Delivery } from '../transport/types';
 import { ReorderBuffer } from './reorder-buffer';
 

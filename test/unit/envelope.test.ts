@@ -1,4 +1,6 @@
-import { Change, decodeFrame, encodeFrames, Reassembler } from '../../src/protocol/envelope';
+import { decodeFrame } from '../../src/protocol/decode';
+import { Change, encodeFrames } from '../../src/protocol/envelope';
+import { Reassembler } from '../../src/protocol/reassembler';
 import { LosslessNumber, parseExact, stringifyExact } from '../../src/protocol/json';
 import { StreamError } from '../../src/common/errors';
 

@@ -1,0 +1,94 @@
+import { StreamError } from '../common/errors';
+import { Change, Frame, Op, PROTOCOL_VERSION, RowImage } from './envelope';
+import { parseExact } from './json';
+
+/** Decoding: everything is checked; errors name origin, tick and position (DESIGN.md §4). */
+
+class Check {
+  constructor(private readonly where: { origin: string; tick?: number; pos?: number }) {}
+  fail(msg: string): never {
+    throw new StreamError(`malformed frame: ${msg}`, this.where);
+  }
+  int(v: unknown, name: string, min = 0): number {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) this.fail(`${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    return v;
+  }
+  str(v: unknown, name: string): string {
+    if (typeof v !== 'string' || !v) this.fail(`${name} must be a non-empty string`);
+    return v;
+  }
+  obj(v: unknown, name: string, nullable: boolean): RowImage | null {
+    if (v === null && nullable) return null;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(`${name} must be an object${nullable ? ' or null' : ''}`);
+    return v as RowImage;
+  }
+}
+
+const OPS = new Set(['I', 'U', 'D', 'T']);
+
+export function decodeFrame(body: string, hint: { origin?: string } = {}): Frame {
+  let raw: unknown;
+  try {
+    raw = parseExact(body);
+  } catch (e) {
+    throw new StreamError(`malformed frame: not JSON (${(e as Error).message})`, { origin: hint.origin ?? '?' });
+  }
+  const f = raw as Record<string, unknown>;
+  if (typeof f !== 'object' || f === null || Array.isArray(f)) throw new StreamError('malformed frame: not a JSON object', { origin: hint.origin ?? '?' });
+  const origin = typeof f.origin === 'string' && f.origin ? f.origin : hint.origin ?? '?';
+  const top = new Check({ origin, tick: typeof f.tick === 'number' ? f.tick : undefined });
+  if (f.v !== PROTOCOL_VERSION) top.fail(`protocol version ${JSON.stringify(f.v)} is not ${PROTOCOL_VERSION} (is this Ferry older than the sender?)`);
+  top.str(f.origin, 'origin');
+  const epoch = top.int(f.epoch, 'epoch');
+  const tick = top.int(f.tick, 'tick', 1);
+  if (!Array.isArray(f.changes)) top.fail('changes must be an array');
+  const changes: Change[] = (f.changes as unknown[]).map((c, i) => decodeChange(c, origin, tick, i));
+  for (let i = 1; i < changes.length; i++) {
+    if (changes[i].pos !== changes[i - 1].pos + 1) new Check({ origin, tick, pos: changes[i].pos }).fail('positions inside a frame must be consecutive');
+  }
+  const frame: Frame = { v: PROTOCOL_VERSION, origin, epoch, tick, changes };
+  if (f.chunk !== undefined) {
+    const k = top.obj(f.chunk, 'chunk', false) as Record<string, unknown>;
+    const pos = top.int(k.pos, 'chunk.pos', 1);
+    const ck = new Check({ origin, tick, pos });
+    const count = ck.int(k.count, 'chunk.count', 1);
+    const index = ck.int(k.index, 'chunk.index');
+    if (index >= count) ck.fail(`chunk.index ${index} is not below chunk.count ${count}`);
+    if (typeof k.data !== 'string') ck.fail('chunk.data must be a base64 string');
+    if (changes.length) ck.fail('a chunk frame carries no whole changes');
+    frame.chunk = { pos, index, count, data: k.data as string };
+  } else if (!changes.length) {
+    top.fail('a frame must carry changes or a chunk');
+  }
+  return frame;
+}
+
+export function decodeChange(raw: unknown, origin: string, tick: number, i: number): Change {
+  const c = raw as Record<string, unknown>;
+  const pos0 = c && typeof c === 'object' && typeof c.pos === 'number' ? c.pos : undefined;
+  const ck = new Check({ origin, tick, pos: pos0 });
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) ck.fail(`change #${i} is not an object`);
+  const pos = ck.int(c.pos, 'pos', 1);
+  const op = c.op as Op;
+  if (!OPS.has(op as string)) ck.fail(`op must be one of I, U, D, T, got ${JSON.stringify(c.op)}`);
+  const change: Change = {
+    pos,
+    id: ck.int(c.id, 'id', 1),
+    xid: ck.str(c.xid, 'xid'),
+    txEnd: c.txEnd === true,
+    table: ck.str(c.table, 'table'),
+    op,
+    key: ck.obj(c.key, 'key', op === 'T'),
+    row: ck.obj(c.row, 'row', op === 'T' || op === 'D'),
+    old: ck.obj(c.old ?? null, 'old', true),
+    at: typeof c.at === 'string' ? c.at : ck.fail('at must be a timestamp string'),
+  };
+  if (typeof c.txEnd !== 'boolean') ck.fail('txEnd must be true or false');
+  if (c.jsonText !== undefined && c.jsonText !== null) {
+    const jt = ck.obj(c.jsonText, 'jsonText', false)!;
+    for (const [k, v] of Object.entries(jt)) if (typeof v !== 'string') ck.fail(`jsonText.${k} must be a string`);
+    if (!change.row) ck.fail('jsonText comes with a row image only');
+    change.jsonText = jt as Record<string, string>;
+  }
+  return change;
+}
