@@ -6,8 +6,7 @@ import type { Logger } from '../common/logger';
 import { appliedChanges, applyErrors } from '../common/metrics';
 import { backoff } from '../common/retry';
 import { sleep } from '../common/sleep';
-import type { Change } from '../protocol/envelope';
-import { stringifyExact } from '../protocol/json';
+import { Change, changeAsJson } from '../protocol/envelope';
 import { readApplied, recordApplied, stopStream } from '../tables/applied';
 import { inboxAbove, keepInInbox, removeFromInbox } from '../tables/inbox';
 import { pendingSkips, recordSkipped } from '../tables/skips';
@@ -15,7 +14,8 @@ import type { Delivery, Subscriber } from '../transport/types';
 import { afterFailure, DestinationTransaction } from './dest-tx';
 import { GapWatch, gapMessage } from './gap-watch';
 import { IntakeLedger } from './intake';
-import { applyChanges } from './row-sql';
+import { writeGroup } from './group-writer';
+import { applyInOrder } from './serial-sql';
 import { TableCatalog } from './table-info';
 
 export type SessionEnd = 'stopped' | 'fenced' | 'error';
@@ -139,7 +139,7 @@ export class ApplySession {
       } catch (e) {
         const failed = await this.tx.rollback();
         this.ledger.putBack(failed);
-        const step = afterFailure(e, failed, isolateTo);
+        const step = afterFailure(e, failed, isolateTo, attempt);
         if (step.kind === 'fenced') return this.fail(e as Error, 'fenced');
         if (step.kind === 'retry') {
           const wait = backoff(attempt);
@@ -158,7 +158,11 @@ export class ApplySession {
     }
   }
 
-  /** Takes ready changes and writes them; commits at source-transaction boundaries. */
+  /**
+   * Takes ready changes into the destination transaction and commits at source-transaction
+   * boundaries. Grouped, they are written in bulk when the group is committed (or grows past
+   * apply.groupChanges, as one huge source transaction does); isolating, one by one in origin order.
+   */
   private async applyReady(isolateTo: number): Promise<void> {
     for (;;) {
       const isolate = isolateTo > this.ledger.applied;
@@ -166,20 +170,24 @@ export class ApplySession {
       if (!changes.length) return;
       this.gaps.reset();
       if (!this.tx.isOpen) await this.tx.begin(isolate);
-      await this.tx.write(changes, (db, cs) => this.write(db, cs));
+      this.tx.add(changes);
       const last = changes[changes.length - 1];
-      if (last.txEnd && (this.tx.isolating || this.tx.size >= this.cfg.apply.groupChanges || !this.ledger.size || this.ledger.waiting(true) === 'gap')) await this.commit(last);
+      const commit = last.txEnd && (this.tx.isolating || this.tx.size >= this.cfg.apply.groupChanges || !this.ledger.size || this.ledger.waiting(true) === 'gap');
+      if (commit || this.tx.isolating || this.tx.unwritten >= this.cfg.apply.groupChanges) await this.tx.flush((db, cs) => this.write(db, cs, this.tx.isolating));
+      if (commit) await this.commit(last);
     }
   }
 
   /** Writes changes; those an operator asked to skip are recorded in ferry.skips instead. */
-  private async write(db: PoolClient, changes: Change[]): Promise<void> {
+  private async write(db: PoolClient, changes: Change[], inOrder: boolean): Promise<void> {
     const skipped = changes.filter((c) => this.skips.has(c.pos));
     for (const c of skipped) {
-      await recordSkipped(db, this.origin, c.pos, stringifyExact(c));
+      await recordSkipped(db, this.origin, c.pos, changeAsJson(c));
       this.log.warn({ pos: c.pos }, 'skipped a change as an operator asked (recorded in ferry.skips)');
     }
-    await applyChanges(db, this.catalog, this.origin, skipped.length ? changes.filter((c) => !this.skips.has(c.pos)) : changes);
+    const todo = skipped.length ? changes.filter((c) => !this.skips.has(c.pos)) : changes;
+    if (inOrder) await applyInOrder(db, this.catalog, this.origin, todo);
+    else await writeGroup(db, this.catalog, this.origin, todo);
   }
 
   private async commit(last: Change): Promise<void> {

@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import { FencedError, isRetriable, StreamError } from '../common/errors';
 import type { Change } from '../protocol/envelope';
-import { stringifyExact } from '../protocol/json';
+import { LocalWriteRace } from './local-write-race';
 
 /**
  * The destination transaction of one origin's applier, as an explicit state machine (the way
@@ -30,8 +30,10 @@ export type ChangeWriter = (db: PoolClient, changes: Change[]) => Promise<void>;
 
 export class DestinationTransaction {
   private current: TxState = 'idle';
-  /** Every change written in this transaction: what a rollback gives back. */
+  /** Every change taken into this transaction: what a rollback gives back. */
   private changes: Change[] = [];
+  /** Taken but not yet written (the bulk path writes many source transactions at once). */
+  private pending: Change[] = [];
   /** The changes of the statement (or commit) in flight: what an error is about. */
   private inFlight: Change[] = [];
 
@@ -59,22 +61,46 @@ export class DestinationTransaction {
     this.expect('begin', ['idle']);
     await this.db.query('begin');
     this.changes = [];
+    this.pending = [];
     this.to(isolate ? 'isolating' : 'open');
     // the destination's own capture triggers see this and do not send the rows back
     await this.db.query(`select set_config('ferry.origin', $1, true)`, [this.origin]);
   }
 
-  /** Writes changes (recorded first, so a rollback always gives them back). */
+  /** Takes changes into the transaction, to be written by the next flush (a rollback gives them back). */
+  add(changes: Change[]): void {
+    this.expect('add', ['open', 'isolating']);
+    for (const c of changes) {
+      this.changes.push(c);
+      this.pending.push(c);
+    }
+  }
+
+  /** Changes taken but not yet written. */
+  get unwritten(): number {
+    return this.pending.length;
+  }
+
+  /** Writes what was taken since the last flush. */
+  async flush(writer: ChangeWriter): Promise<void> {
+    this.expect('flush', ['open', 'isolating']);
+    if (!this.pending.length) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.inFlight = batch;
+    await writer(this.db, batch);
+  }
+
+  /** Takes changes and writes them at once. */
   async write(changes: Change[], writer: ChangeWriter): Promise<void> {
-    this.expect('write', ['open', 'isolating']);
-    this.changes.push(...changes);
-    this.inFlight = changes;
-    await writer(this.db, changes);
+    this.add(changes);
+    await this.flush(writer);
   }
 
   /** Runs the bookkeeping of the commit (position, inbox) in the transaction, then commits. */
   async commit(record: (db: PoolClient) => Promise<void>): Promise<Change[]> {
     this.expect('commit', ['open', 'isolating']);
+    if (this.pending.length) throw new Error(`DestinationTransaction.commit() with ${this.pending.length} change(s) not written: flush first`);
     this.to('committing');
     this.inFlight = this.changes;
     await record(this.db);
@@ -93,6 +119,7 @@ export class DestinationTransaction {
     await this.db.query('rollback').catch(() => undefined);
     const back = this.changes;
     this.changes = [];
+    this.pending = [];
     this.to('idle');
     return back;
   }
@@ -110,7 +137,7 @@ export class DestinationTransaction {
     const a = this.inFlight;
     const first = a[0]?.pos;
     const what =
-      a.length === 1 ? `applying position ${first} (${a[0].op} ${a[0].table} ${stringifyExact(a[0].key)})` : a.length ? `applying positions ${first}–${a[a.length - 1].pos}` : 'applying';
+      a.length === 1 ? `applying position ${first} (${a[0].op} ${a[0].table}${a[0].key ? ` ${a[0].key}` : ''})` : a.length ? `applying positions ${first}–${a[a.length - 1].pos}` : 'applying';
     const pg = e as Error & { code?: string; detail?: string };
     return new StreamError(`${what} failed: ${pg.message}${pg.detail ? ` (${pg.detail})` : ''}${pg.code ? ` [SQLSTATE ${pg.code}]` : ''}`, { origin: this.origin, pos: first });
   }
@@ -141,8 +168,10 @@ export type AfterFailure = { kind: 'fenced' } | { kind: 'retry' } | { kind: 'iso
  * not yet isolated (apply again change by change up to its last position, committing every source
  * transaction before the change at fault), or a change that cannot be applied (stop the stream).
  */
-export function afterFailure(e: unknown, failed: Change[], isolateTo: number): AfterFailure {
+export function afterFailure(e: unknown, failed: Change[], isolateTo: number, attempt = 1): AfterFailure {
   if (e instanceof FencedError) return { kind: 'fenced' };
+  // the same race again and again (a trigger of this DC rewriting the rows, say): go one by one
+  if (e instanceof LocalWriteRace && attempt > 3 && !isolateTo && failed.length > 1) return { kind: 'isolate', to: failed[failed.length - 1].pos };
   if (isRetriable(e)) return { kind: 'retry' };
   if (!isolateTo && failed.length > 1) return { kind: 'isolate', to: failed[failed.length - 1].pos };
   return { kind: 'stop' };

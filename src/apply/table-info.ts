@@ -4,6 +4,7 @@ import { StreamError } from '../common/errors';
 
 export interface TableInfo {
   wireName: string;
+  oid: number;
   /** Safe SQL name built from the catalog (never from the wire text). */
   sql: string;
   columns: Set<string>;
@@ -11,8 +12,12 @@ export interface TableInfo {
   types: Map<string, string>;
   /** Columns PostgreSQL computes itself: never written. */
   generated: Set<string>;
-  /** Column sets that have a unique index (ON CONFLICT needs one matching the key). */
-  uniqueKeys: string[][];
+  /** GENERATED ALWAYS AS IDENTITY columns: inserted with OVERRIDING SYSTEM VALUE, never updated. */
+  identityAlways: Set<string>;
+  /** Column sets that have a unique index (ON CONFLICT needs one matching the key), with the index name. */
+  uniqueKeys: { cols: string[]; index: string }[];
+  /** Tables this one references with a foreign key checked at once (not deferred): its parents. */
+  parents: number[];
 }
 
 /**
@@ -21,10 +26,20 @@ export interface TableInfo {
  */
 export class TableCatalog {
   private cache = new Map<string, TableInfo>();
-  constructor(private readonly db: Queryable, private readonly origin: string) {}
+  private byOid = new Map<number, TableInfo>();
+  constructor(
+    private readonly db: Queryable,
+    private readonly origin: string,
+  ) {}
 
   invalidate(): void {
     this.cache.clear();
+    this.byOid.clear();
+  }
+
+  /** A table already resolved, by oid (to name the parents of a table among those of a group). */
+  known(oid: number): TableInfo | undefined {
+    return this.byOid.get(oid);
   }
 
   async get(wireName: string, where: { tick?: number; pos?: number }): Promise<TableInfo> {
@@ -39,27 +54,33 @@ export class TableCatalog {
       throw new StreamError(`table ${wireName} does not exist at this DC: create it (same columns and key as at ${this.origin}) and run \`ferry resume --origin ${this.origin}\``, { origin: this.origin, ...where });
     }
     const { oid, nsp, rel } = r.rows[0];
-    const cols = await this.db.query<{ attname: string; gen: string; type: string }>(
-      `select attname, attgenerated as gen, format_type(atttypid, atttypmod) as type from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped`,
+    const cols = await this.db.query<{ attname: string; gen: string; ident: string; type: string }>(
+      `select attname, attgenerated as gen, attidentity as ident, format_type(atttypid, atttypmod) as type
+         from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped`,
       [oid],
     );
-    const uniq = await this.db.query<{ cols: string[] }>(
-      `select array_agg(a.attname::text order by k.ord) as cols
+    const uniq = await this.db.query<{ cols: string[]; index: string }>(
+      `select array_agg(a.attname::text order by k.ord) as cols, (select relname from pg_class where oid = i.indexrelid)::text as index
          from pg_index i cross join lateral unnest(i.indkey::int2[]) with ordinality k(attnum, ord)
          join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
         where i.indrelid = $1 and i.indisunique and i.indpred is null and i.indexprs is null
         group by i.indexrelid`,
       [oid],
     );
+    const fks = await this.db.query<{ parent: number }>(`select distinct confrelid::int as parent from pg_constraint where conrelid = $1 and contype = 'f' and not condeferred`, [oid]);
     const info: TableInfo = {
       wireName,
+      oid: Number(oid),
       sql: `${quoteIdent(nsp)}.${quoteIdent(rel)}`,
       columns: new Set(cols.rows.map((c) => c.attname)),
       types: new Map(cols.rows.map((c) => [c.attname, c.type])),
       generated: new Set(cols.rows.filter((c) => c.gen !== '').map((c) => c.attname)),
-      uniqueKeys: uniq.rows.map((u) => u.cols),
+      identityAlways: new Set(cols.rows.filter((c) => c.ident === 'a').map((c) => c.attname)),
+      uniqueKeys: uniq.rows.map((u) => ({ cols: u.cols, index: u.index })),
+      parents: fks.rows.map((f) => Number(f.parent)),
     };
     this.cache.set(wireName, info);
+    this.byOid.set(info.oid, info);
     return info;
   }
 }

@@ -1,15 +1,19 @@
 import { PoolClient } from 'pg';
-import { Change, Op, RowImage } from '../protocol/envelope';
+import { FerryError } from '../common/errors';
+import { Queryable } from '../common/db';
+import { Change, Op } from '../protocol/envelope';
+import { pickMembers } from '../protocol/json-scan';
 import { declareBatchCursor } from '../tables/changes';
 import type { Tick } from '../tables/ticks';
 import { TrackedTable, trackedTables } from '../tables/tracked';
-import { Queryable } from '../common/db';
-import { FerryError } from '../common/errors';
+
+type Row = { pos: string; id: string; xid: string; tbl: number; op: Op; row: string | null; old: string | null; json_text: Record<string, string> | null; tx_end: boolean };
 
 /**
  * Streams one batch in its canonical order (§3.2): transactions by their largest change id,
  * changes inside a transaction by id. The order depends only on committed, immutable rows, so
- * reading the batch again yields the same positions.
+ * reading the batch again yields the same positions. Row images are read as text and travel as
+ * PostgreSQL wrote them; only the key columns are sliced out of them.
  */
 export async function* readBatch(client: PoolClient, prev: Tick, cur: Tick, firstPos: number, chunk: number): AsyncGenerator<Change[]> {
   const tables = new TableCache(client);
@@ -18,26 +22,25 @@ export async function* readBatch(client: PoolClient, prev: Tick, cur: Tick, firs
     await declareBatchCursor(client, 'ferry_batch', prev, cur, firstPos);
     const at = cur.createdAt.toISOString();
     for (;;) {
-      const r = await client.query(`fetch ${chunk} from ferry_batch`);
+      const r = await client.query<Row>(`fetch ${chunk} from ferry_batch`);
       if (!r.rows.length) break;
       const out: Change[] = [];
       for (const x of r.rows) {
         const t = await tables.get(Number(x.tbl));
-        const op = x.op as Op;
-        const row = x.row as RowImage | null;
         const change: Change = {
           pos: Number(x.pos),
           id: Number(x.id),
           xid: x.xid,
           txEnd: x.tx_end,
           table: t.name,
-          op,
-          key: op === 'T' || !row ? null : pick(row, t.keyCols),
-          row: op === 'D' ? null : row,
-          old: x.old as RowImage | null,
+          op: x.op,
+          // D: the row image is the key itself
+          key: x.op === 'T' || x.row === null ? null : pickMembers(x.row, t.keyCols),
+          row: x.op === 'D' ? null : x.row,
+          old: x.old === null ? null : pickMembers(x.old, t.keyCols),
           at,
         };
-        if (x.json_text) change.jsonText = x.json_text as Record<string, string>;
+        if (x.json_text) change.jsonText = x.json_text;
         out.push(change);
       }
       yield out;
@@ -45,12 +48,6 @@ export async function* readBatch(client: PoolClient, prev: Tick, cur: Tick, firs
   } finally {
     await client.query('rollback').catch(() => undefined);
   }
-}
-
-function pick(row: RowImage, cols: string[]): RowImage {
-  const k: RowImage = {};
-  for (const c of cols) k[c] = row[c];
-  return k;
 }
 
 class TableCache {
@@ -61,7 +58,11 @@ class TableCache {
     if (!t) {
       for (const x of await trackedTables(this.db)) this.byOid.set(x.oid, x);
       t = this.byOid.get(oid);
-      if (!t) throw new FerryError(`a captured change is of table oid ${oid}, which is not in ferry.tracked (its row was deleted by hand?); the change cannot be named on the wire. Run \`ferry track\` for that table again (select ${oid}::regclass names it), then restart the forwarder`);
+      if (!t) {
+        throw new FerryError(
+          `a captured change is of table oid ${oid}, which is not in ferry.tracked (its row was deleted by hand?); the change cannot be named on the wire. Run \`ferry track\` for that table again (select ${oid}::regclass names it), then restart the forwarder`,
+        );
+      }
     }
     return t;
   }

@@ -92,7 +92,7 @@ export class Forwarder {
           for await (const changes of readBatch(client, prev, cur, first, forward.readChunk)) {
             checkPositions(changes, first + seen);
             seen += changes.length;
-            const f = encodeFrames({ origin, epoch, tick: cur.tick }, changes, transport.maxFrameBytes);
+            const f = encodeFrames({ origin, epoch, tick: cur.tick, at: cur.createdAt.toISOString() }, changes, transport.maxFrameBytes);
             frames += f.length;
             yield f;
           }

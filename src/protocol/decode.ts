@@ -1,11 +1,14 @@
 import { StreamError } from '../common/errors';
-import { Change, Frame, Op, PROTOCOL_VERSION, RowImage } from './envelope';
-import { parseExact } from './json';
+import { Change, Frame, Op, PROTOCOL_VERSIONS } from './envelope';
+import { pickMembers } from './json-scan';
+import { parseExact, stringifyExact } from './json';
 
 /** Decoding: everything is checked; errors name origin, tick and position (DESIGN.md §4). */
 
+type Where = { origin: string; tick?: number; pos?: number };
+
 class Check {
-  constructor(private readonly where: { origin: string; tick?: number; pos?: number }) {}
+  constructor(private readonly where: Where) {}
   fail(msg: string): never {
     throw new StreamError(`malformed frame: ${msg}`, this.where);
   }
@@ -17,36 +20,52 @@ class Check {
     if (typeof v !== 'string' || !v) this.fail(`${name} must be a non-empty string`);
     return v;
   }
-  obj(v: unknown, name: string, nullable: boolean): RowImage | null {
+  text(v: unknown, name: string, nullable: boolean): string | null {
+    if (v === null && nullable) return null;
+    if (typeof v !== 'string' || !v.startsWith('{')) this.fail(`${name} must be JSON object text${nullable ? ' or null' : ''}`);
+    return v;
+  }
+  obj(v: unknown, name: string, nullable: boolean): Record<string, unknown> | null {
     if (v === null && nullable) return null;
     if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(`${name} must be an object${nullable ? ' or null' : ''}`);
-    return v as RowImage;
+    return v as Record<string, unknown>;
   }
 }
 
 const OPS = new Set(['I', 'U', 'D', 'T']);
 
+/** Version 2 frames are plain JSON (row images are strings); version 1 carried them as objects. */
+function parse(body: string, v1: boolean): unknown {
+  return v1 ? parseExact(body) : JSON.parse(body);
+}
+
 export function decodeFrame(body: string, hint: { origin?: string } = {}): Frame {
+  const origin0 = hint.origin ?? '?';
   let raw: unknown;
   try {
-    raw = parseExact(body);
+    // a version 1 frame says so in its first bytes ({"v":1,…), written by Ferry itself
+    raw = parse(body, body.startsWith('{"v":1,'));
   } catch (e) {
-    throw new StreamError(`malformed frame: not JSON (${(e as Error).message})`, { origin: hint.origin ?? '?' });
+    throw new StreamError(`malformed frame: not JSON (${(e as Error).message})`, { origin: origin0 });
   }
   const f = raw as Record<string, unknown>;
-  if (typeof f !== 'object' || f === null || Array.isArray(f)) throw new StreamError('malformed frame: not a JSON object', { origin: hint.origin ?? '?' });
-  const origin = typeof f.origin === 'string' && f.origin ? f.origin : hint.origin ?? '?';
+  if (typeof f !== 'object' || f === null || Array.isArray(f)) throw new StreamError('malformed frame: not a JSON object', { origin: origin0 });
+  const origin = typeof f.origin === 'string' && f.origin ? f.origin : origin0;
   const top = new Check({ origin, tick: typeof f.tick === 'number' ? f.tick : undefined });
-  if (f.v !== PROTOCOL_VERSION) top.fail(`protocol version ${JSON.stringify(f.v)} is not ${PROTOCOL_VERSION} (is this Ferry older than the sender?)`);
+  if (!PROTOCOL_VERSIONS.includes(f.v as number)) {
+    top.fail(`protocol version ${JSON.stringify(f.v)} is not one this Ferry reads (${PROTOCOL_VERSIONS.join(', ')}); is this Ferry older than the sender?`);
+  }
+  const v1 = f.v === 1;
   top.str(f.origin, 'origin');
   const epoch = top.int(f.epoch, 'epoch');
   const tick = top.int(f.tick, 'tick', 1);
+  const at = v1 ? '' : top.str(f.at, 'at');
   if (!Array.isArray(f.changes)) top.fail('changes must be an array');
-  const changes: Change[] = (f.changes as unknown[]).map((c, i) => decodeChange(c, origin, tick, i));
+  const changes: Change[] = (f.changes as unknown[]).map((c, i) => decodeChange(c, { origin, tick }, at, v1, i));
   for (let i = 1; i < changes.length; i++) {
     if (changes[i].pos !== changes[i - 1].pos + 1) new Check({ origin, tick, pos: changes[i].pos }).fail('positions inside a frame must be consecutive');
   }
-  const frame: Frame = { v: PROTOCOL_VERSION, origin, epoch, tick, changes };
+  const frame: Frame = { v: f.v as number, origin, epoch, tick, at, changes };
   if (f.chunk !== undefined) {
     const k = top.obj(f.chunk, 'chunk', false) as Record<string, unknown>;
     const pos = top.int(k.pos, 'chunk.pos', 1);
@@ -63,27 +82,40 @@ export function decodeFrame(body: string, hint: { origin?: string } = {}): Frame
   return frame;
 }
 
-export function decodeChange(raw: unknown, origin: string, tick: number, i: number): Change {
+/** A change of a frame (or a reassembled chunk): `at` comes from the frame in version 2. */
+export function decodeChange(raw: unknown, where: { origin: string; tick: number }, at: string, v1: boolean, i: number): Change {
   const c = raw as Record<string, unknown>;
   const pos0 = c && typeof c === 'object' && typeof c.pos === 'number' ? c.pos : undefined;
-  const ck = new Check({ origin, tick, pos: pos0 });
+  const ck = new Check({ ...where, pos: pos0 });
   if (typeof c !== 'object' || c === null || Array.isArray(c)) ck.fail(`change #${i} is not an object`);
   const pos = ck.int(c.pos, 'pos', 1);
   const op = c.op as Op;
   if (!OPS.has(op as string)) ck.fail(`op must be one of I, U, D, T, got ${JSON.stringify(c.op)}`);
+  if (typeof c.txEnd !== 'boolean') ck.fail('txEnd must be true or false');
   const change: Change = {
     pos,
     id: ck.int(c.id, 'id', 1),
     xid: ck.str(c.xid, 'xid'),
-    txEnd: c.txEnd === true,
+    txEnd: c.txEnd as boolean,
     table: ck.str(c.table, 'table'),
     op,
-    key: ck.obj(c.key, 'key', op === 'T'),
-    row: ck.obj(c.row, 'row', op === 'T' || op === 'D'),
-    old: ck.obj(c.old ?? null, 'old', true),
-    at: typeof c.at === 'string' ? c.at : ck.fail('at must be a timestamp string'),
+    key: null,
+    row: null,
+    old: null,
+    at: v1 ? (typeof c.at === 'string' ? c.at : ck.fail('at must be a timestamp string')) : at,
   };
-  if (typeof c.txEnd !== 'boolean') ck.fail('txEnd must be true or false');
+  if (v1) {
+    const key = ck.obj(c.key, 'key', op === 'T');
+    const row = ck.obj(c.row, 'row', op === 'T' || op === 'D');
+    const old = ck.obj(c.old ?? null, 'old', true);
+    change.key = key && pickMembers(stringifyExact(key), Object.keys(key));
+    change.row = row && stringifyExact(row);
+    change.old = old && pickMembers(stringifyExact(old), Object.keys(old));
+  } else {
+    change.key = ck.text(c.key, 'key', op === 'T');
+    change.row = ck.text(c.row, 'row', op === 'T' || op === 'D');
+    change.old = ck.text(c.old ?? null, 'old', true);
+  }
   if (c.jsonText !== undefined && c.jsonText !== null) {
     const jt = ck.obj(c.jsonText, 'jsonText', false)!;
     for (const [k, v] of Object.entries(jt)) if (typeof v !== 'string') ck.fail(`jsonText.${k} must be a string`);

@@ -1,11 +1,18 @@
 import { stringifyExact } from './json';
 
 /** The wire format (DESIGN.md §4). This folder is the only place that knows it. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+/** Older frames still decoded, so DCs can be upgraded one at a time. */
+export const PROTOCOL_VERSIONS = [1, 2];
 
 export type Op = 'I' | 'U' | 'D' | 'T';
 export type RowImage = Record<string, unknown>;
 
+/**
+ * One captured change. Row images travel as JSON object text exactly as PostgreSQL wrote it
+ * (jsonb output): nothing on the way parses their values, so every digit and character arrives
+ * as written, and the applier hands them to PostgreSQL as they are.
+ */
 export interface Change {
   pos: number;
   id: number;
@@ -15,9 +22,16 @@ export interface Change {
   /** Quoted qualified name, as format('%I.%I') writes it. */
   table: string;
   op: Op;
-  key: RowImage | null;
-  row: RowImage | null;
-  old: RowImage | null;
+  /**
+   * The key columns' values as JSON object text, in the order of the key, written `{"a": 1, "b": 2}`
+   * (see json-scan.ts pickMembers): the same key always has the same text, so it identifies a row.
+   * null for T.
+   */
+  key: string | null;
+  /** The new row (I, U) as JSON object text; null for D and T. */
+  row: string | null;
+  /** U only, when the key changed: the old key, as `key` is written. */
+  old: string | null;
   /** When the batch holding it was cut (an upper bound of its commit time). */
   at: string;
   /**
@@ -42,6 +56,8 @@ export interface Frame {
   origin: string;
   epoch: number;
   tick: number;
+  /** When the tick was cut; every change in the frame carries it. */
+  at: string;
   changes: Change[];
   chunk?: ChunkPart;
 }
@@ -65,9 +81,36 @@ export interface BatchMeta {
   origin: string;
   epoch: number;
   tick: number;
+  /** When the tick was cut (ISO 8601). */
+  at: string;
 }
 
-const header = (m: BatchMeta) => `{"v":${PROTOCOL_VERSION},"origin":${JSON.stringify(m.origin)},"epoch":${m.epoch},"tick":${m.tick},`;
+const header = (m: BatchMeta) => `{"v":${PROTOCOL_VERSION},"origin":${JSON.stringify(m.origin)},"epoch":${m.epoch},"tick":${m.tick},"at":${JSON.stringify(m.at)},`;
+const str = (s: string | null) => (s === null ? 'null' : JSON.stringify(s));
+
+/** One change as frame text (without `at`, which the frame carries). */
+export function encodeChange(c: Change): string {
+  let s = `{"pos":${c.pos},"id":${c.id},"xid":${JSON.stringify(c.xid)},"txEnd":${c.txEnd},"table":${JSON.stringify(c.table)},"op":"${c.op}","key":${str(c.key)},"row":${str(c.row)}`;
+  if (c.old !== null) s += `,"old":${JSON.stringify(c.old)}`;
+  if (c.jsonText) s += `,"jsonText":${stringifyExact(c.jsonText)}`;
+  return s + '}';
+}
+
+/** A change as one JSON document with its images as JSON objects, for people (audit, logs). */
+export function changeAsJson(c: Change): string {
+  const img = (t: string | null) => t ?? 'null';
+  return `{"pos":${c.pos},"id":${c.id},"xid":${JSON.stringify(c.xid)},"txEnd":${c.txEnd},"table":${JSON.stringify(c.table)},"op":"${c.op}","key":${img(c.key)},"row":${img(c.row)},"old":${img(
+    c.old,
+  )},"at":${JSON.stringify(c.at)}${c.jsonText ? `,"jsonText":${stringifyExact(c.jsonText)}` : ''}}`;
+}
+
+/**
+ * Characters an SQS message cannot carry (XML 1.0 allows neither U+FFFE nor U+FFFF; JSON.stringify
+ * already escapes control characters and lone surrogates). Inside a frame they can only stand in
+ * JSON strings, where a \u escape means the same: escaped for every transport alike.
+ */
+const NOT_XML = /[\uFFFE\uFFFF]/g;
+const escapeNotXml = (s: string) => s.replace(NOT_XML, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 
 /**
  * Packs consecutive changes into frames whose UTF-8 size stays within maxBytes. A change that does
@@ -88,7 +131,7 @@ export function encodeFrames(meta: BatchMeta, changes: Iterable<Change>, maxByte
     size = emptyLen;
   };
   for (const c of changes) {
-    const text = stringifyExact(c);
+    const text = escapeNotXml(encodeChange(c));
     const len = Buffer.byteLength(text);
     const extra = parts.length ? len + 1 : len;
     if (emptyLen + len > maxBytes) {
@@ -99,7 +142,7 @@ export function encodeFrames(meta: BatchMeta, changes: Iterable<Change>, maxByte
     if (size + extra > maxBytes) flush();
     if (!parts.length) first = c.pos;
     parts.push(text);
-    size += parts.length > 1 ? len + 1 : len;
+    size += extra;
     last = c.pos;
   }
   flush();

@@ -20,10 +20,12 @@ function changes(): Change[] {
   for (let t = 0; t < 10; t++) {
     const id = t + 1;
     const base = { table: 'public.items', old: null, at: new Date().toISOString(), xid: String(1000 + t) };
-    out.push({ ...base, pos: ++pos, id: pos, txEnd: false, op: 'I', key: { id }, row: { id, v: `v${id}`, n: 0 } });
-    out.push({ ...base, pos: ++pos, id: pos, txEnd: false, op: 'U', key: { id }, row: { id, v: `v${id}`, n: 1 } });
-    if (t % 2) out.push({ ...base, pos: ++pos, id: pos, txEnd: true, op: 'D', key: { id: id - 1 }, row: null });
-    else out.push({ ...base, pos: ++pos, id: pos, txEnd: true, op: 'U', key: { id }, row: { id, v: `v${id}!`, n: 2 } });
+    const key = (k: number) => `{"id": ${k}}`;
+    const row = (v: string, n: number) => JSON.stringify({ id, v, n });
+    out.push({ ...base, pos: ++pos, id: pos, txEnd: false, op: 'I', key: key(id), row: row(`v${id}`, 0) });
+    out.push({ ...base, pos: ++pos, id: pos, txEnd: false, op: 'U', key: key(id), row: row(`v${id}`, 1) });
+    if (t % 2) out.push({ ...base, pos: ++pos, id: pos, txEnd: true, op: 'D', key: key(id - 1), row: null });
+    else out.push({ ...base, pos: ++pos, id: pos, txEnd: true, op: 'U', key: key(id), row: row(`v${id}!`, 2) });
   }
   return out;
 }
@@ -79,7 +81,7 @@ describe.each<TransportKind>(['kafka', 'sqs'])('applier over %s', (kind) => {
     );
     inj = await injector(mesh, kind);
     // one change per frame, so order and duplication can be chosen frame by frame
-    frames = changes().flatMap((c) => encodeFrames({ origin: 'dc-a', epoch: 1, tick: c.pos }, [c], 100_000));
+    frames = changes().flatMap((c) => encodeFrames({ origin: 'dc-a', epoch: 1, tick: c.pos, at: c.at }, [c], 100_000));
     mesh.start('dc-b', { forward: false });
   });
   afterEach(async () => {

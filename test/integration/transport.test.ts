@@ -155,10 +155,10 @@ describe.each([kafkaTransport, sqsTransport, memoryTransport])('transport confor
     // real envelopes: small frames, so one batch makes many messages
     const changes: Change[] = Array.from({ length: 30 }, (_, i) => ({
       pos: i + 1, id: 100 + i, xid: '774421', txEnd: i % 3 === 2, table: 'public.accounts', op: 'U',
-      key: { aid: i }, row: { aid: i, note: 'ä😀' }, old: null, at: '2026-11-22T02:40:33.627Z',
+      key: `{"aid": ${i}}`, row: `{"aid": ${i}, "note": "ä😀"}`, old: null, at: '2026-11-22T02:40:33.627Z',
     }));
-    const first = encodeFrames({ origin: ORIGIN, epoch: 1, tick: 1 }, changes.slice(0, 24), 450);
-    const second = encodeFrames({ origin: ORIGIN, epoch: 1, tick: 2 }, changes.slice(24), 450);
+    const first = encodeFrames({ origin: ORIGIN, epoch: 1, tick: 1, at: '2026-11-22T02:40:33.627Z' }, changes.slice(0, 24), 450);
+    const second = encodeFrames({ origin: ORIGIN, epoch: 1, tick: 2, at: '2026-11-22T02:40:33.627Z' }, changes.slice(24), 450);
     expect(first.length).toBeGreaterThan(10);
     await publish(pub, 1, [first.slice(0, 5), first.slice(5)]);
     await publish(pub, 2, [second]);

@@ -10,7 +10,8 @@ import type { FerryConfig } from '../../src/config/schema';
 import { createLogger } from '../../src/common/logger';
 import { Forwarder } from '../../src/forward/forwarder';
 import { decodeFrame } from '../../src/protocol/decode';
-import type { Change, Frame } from '../../src/protocol/envelope';
+import type { Change, Frame, RowImage } from '../../src/protocol/envelope';
+import { parseExact } from '../../src/protocol/json';
 import { Reassembler } from '../../src/protocol/reassembler';
 import { publisherFor } from '../../src/transport';
 import { kafkaTopic, sqsQueueName } from '../../src/transport/names';
@@ -73,18 +74,24 @@ export function spawnForwarder(cfg: FerryConfig, env: Record<string, string> = {
   return child;
 }
 
+/** A change as a test reads it: key, row and old parsed (exactly) from their wire text. */
+export type ReadChange = Omit<Change, 'key' | 'row' | 'old'> & { key: RowImage | null; row: RowImage | null; old: RowImage | null };
+
 export interface Received {
   frames: Frame[];
-  changes: Change[]; // in arrival order, duplicates kept, chunks reassembled
+  changes: ReadChange[]; // in arrival order, duplicates kept, chunks reassembled
 }
+
+const parsed = (t: string | null) => (t === null ? null : (parseExact(t) as RowImage));
+export const readable = (c: Change): ReadChange => ({ ...c, key: parsed(c.key), row: parsed(c.row), old: parsed(c.old) });
 
 function absorb(out: Received, body: string, re: Reassembler) {
   const f = decodeFrame(body);
   out.frames.push(f);
   if (f.chunk) {
     const c = re.add(f);
-    if (c) out.changes.push(c);
-  } else out.changes.push(...f.changes);
+    if (c) out.changes.push(readable(c));
+  } else out.changes.push(...f.changes.map(readable));
 }
 
 /** Reads an origin's Kafka topic from the beginning until `until` is satisfied (or times out). */
@@ -161,8 +168,8 @@ export function readBack(cfg: FerryConfig, until: (r: Received) => boolean, time
 }
 
 /** Distinct changes by position; throws if one position arrived with different contents. */
-export function byPos(changes: Change[]): Map<number, Change> {
-  const m = new Map<number, Change>();
+export function byPos(changes: ReadChange[]): Map<number, ReadChange> {
+  const m = new Map<number, ReadChange>();
   for (const c of changes) {
     const seen = m.get(c.pos);
     if (seen && JSON.stringify(seen) !== JSON.stringify(c)) throw new Error(`position ${c.pos} arrived twice with different contents`);
@@ -171,7 +178,7 @@ export function byPos(changes: Change[]): Map<number, Change> {
   return m;
 }
 
-export function expectDense(m: Map<number, Change>): number[] {
+export function expectDense(m: Map<number, ReadChange>): number[] {
   const pos = [...m.keys()].sort((a, b) => a - b);
   pos.forEach((p, i) => {
     if (p !== i + 1) throw new Error(`positions are not dense from 1: ${pos.slice(0, 20).join(',')}`);

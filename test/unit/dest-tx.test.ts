@@ -17,7 +17,7 @@ function fakeDb(failOn?: RegExp) {
   return { db: db as unknown as PoolClient, sent };
 }
 
-const c = (pos: number, txEnd = true): Change => ({ pos, id: pos, xid: '1', txEnd, table: 'public.t', op: 'I', key: { id: pos }, row: { id: pos }, old: null, at: '' });
+const c = (pos: number, txEnd = true): Change => ({ pos, id: pos, xid: '1', txEnd, table: 'public.t', op: 'I', key: `{"id": ${pos}}`, row: `{"id": ${pos}}`, old: null, at: '' });
 const writeOk = async () => undefined;
 
 describe('DestinationTransaction', () => {
@@ -71,7 +71,7 @@ describe('DestinationTransaction', () => {
   it('illegal calls fail at once with the state they were made in', async () => {
     const { db } = fakeDb();
     const tx = new DestinationTransaction(db, 'dc-a');
-    await expect(tx.write([c(1)], writeOk)).rejects.toThrow(/write\(\) called in state idle/);
+    await expect(tx.write([c(1)], writeOk)).rejects.toThrow(/add\(\) called in state idle/);
     await expect(tx.commit(async () => undefined)).rejects.toThrow(/commit\(\) called in state idle/);
     await tx.begin(false);
     await expect(tx.begin(false)).rejects.toThrow(/begin\(\) called in state open/);
@@ -88,7 +88,7 @@ describe('DestinationTransaction', () => {
     await expect(tx.write([c(7)], async () => Promise.reject(err))).rejects.toBe(err);
     const e = tx.explain(err);
     expect(e).toBeInstanceOf(StreamError);
-    expect(e.message).toBe('applying position 7 (I public.t {"id":7}) failed: duplicate key value (Key (id)=(7) already exists.) [SQLSTATE 23505] (origin dc-a, pos 7)');
+    expect(e.message).toBe('applying position 7 (I public.t {"id": 7}) failed: duplicate key value (Key (id)=(7) already exists.) [SQLSTATE 23505] (origin dc-a, pos 7)');
     expect(e.where.pos).toBe(7);
   });
 });

@@ -6,15 +6,16 @@ import { Change, encodeFrames } from '../../src/protocol/envelope';
 import type { Delivery } from '../../src/transport/types';
 
 const ORIGIN = 'dc-a';
+const AT = '2026-11-28T00:00:00.000Z';
 
 function change(pos: number, txEnd = true, v = `v${pos}`): Change {
-  return { pos, id: pos, xid: String(1000 + pos), txEnd, table: 'public.t', op: 'I', key: { id: pos }, row: { id: pos, v }, old: null, at: '2026-11-28T00:00:00.000Z' };
+  return { pos, id: pos, xid: String(1000 + pos), txEnd, table: 'public.t', op: 'I', key: `{"id": ${pos}}`, row: JSON.stringify({ id: pos, v }), old: null, at: AT };
 }
 
 /** One delivery per frame, carrying the given changes, with a Kafka-like offset. */
 let offset = 0;
 function deliveries(changes: Change[], tick = 1, maxBytes = 100_000): Delivery[] {
-  return encodeFrames({ origin: ORIGIN, epoch: 1, tick }, changes, maxBytes).map((f) => ({ body: f.body, origin: ORIGIN, offset: String(offset++) }));
+  return encodeFrames({ origin: ORIGIN, epoch: 1, tick, at: AT }, changes, maxBytes).map((f) => ({ body: f.body, origin: ORIGIN, offset: String(offset++) }));
 }
 
 const ledger = (applied = 0) => new IntakeLedger(ORIGIN, { applied, offset: null, seen: applied }, 1000);
@@ -156,7 +157,7 @@ describe('IntakeLedger', () => {
 
   it('frames of another origin are refused', () => {
     const l = ledger();
-    const [d] = encodeFrames({ origin: 'dc-x', epoch: 1, tick: 1 }, [change(1)], 100_000).map((f) => ({ body: f.body, origin: ORIGIN }));
+    const [d] = encodeFrames({ origin: 'dc-x', epoch: 1, tick: 1, at: AT }, [change(1)], 100_000).map((f) => ({ body: f.body, origin: ORIGIN }));
     expect(() => l.receive(d)).toThrow(/frame of origin dc-x arrived on the stream of dc-a/);
   });
 });

@@ -1,0 +1,61 @@
+import type { Change } from '../protocol/envelope';
+
+/** The final state of one table's rows after a run of changes: the last change of each key. */
+export interface TableFinals {
+  table: string;
+  /** Last change per key that leaves the row present (I, U), in position order. */
+  upserts: Change[];
+  /** Last change per key that leaves the row absent (D), in position order. */
+  deletes: Change[];
+}
+
+/**
+ * A piece of a group: either changes that may be collapsed to each row's final state and written
+ * in bulk, or changes that must be applied one by one in origin order (TRUNCATE, a key change).
+ */
+export type Segment = { kind: 'bulk'; changes: Change[]; tables: TableFinals[] } | { kind: 'serial'; changes: Change[] };
+
+/** TRUNCATE and key changes are applied in origin order: collapsing across them would be wrong. */
+const isBarrier = (c: Change) => c.op === 'T' || c.old !== null;
+
+/**
+ * Cuts a group of changes (whole source transactions, in position order) into segments, and
+ * collapses each bulk segment to the last change per (table, key): inside one destination
+ * transaction only each row's final state matters (DESIGN.md §3.5), so a row updated a thousand
+ * times is written once. Pure: no I/O.
+ */
+export function segments(changes: Change[]): Segment[] {
+  const out: Segment[] = [];
+  let run: Change[] = [];
+  let serial = false;
+  const flush = () => {
+    if (!run.length) return;
+    out.push(serial ? { kind: 'serial', changes: run } : { kind: 'bulk', changes: run, tables: collapse(run) });
+    run = [];
+  };
+  for (const c of changes) {
+    const b = isBarrier(c);
+    if (run.length && b !== serial) flush();
+    serial = b;
+    run.push(c);
+  }
+  flush();
+  return out;
+}
+
+/** The last change of each key, per table; tables in order of first appearance. */
+export function collapse(changes: Change[]): TableFinals[] {
+  const byTable = new Map<string, Map<string, Change>>();
+  for (const c of changes) {
+    let keys = byTable.get(c.table);
+    if (!keys) byTable.set(c.table, (keys = new Map()));
+    // delete + set keeps position order among the finals
+    keys.delete(c.key!);
+    keys.set(c.key!, c);
+  }
+  return [...byTable].map(([table, keys]) => {
+    const t: TableFinals = { table, upserts: [], deletes: [] };
+    for (const c of keys.values()) (c.op === 'D' ? t.deletes : t.upserts).push(c);
+    return t;
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * Reads the members of a JSON object's text without parsing its values: each member's name and the
+ * exact text of its value. Row images travel as PostgreSQL's own jsonb text, and the forwarder and
+ * applier only need a few members of each (the key columns, the column list): slicing them keeps
+ * every value exactly as PostgreSQL wrote it and costs far less than parsing whole rows.
+ */
+export function members(text: string): [string, string][] {
+  const out: [string, string][] = [];
+  let i = skipWs(text, 0);
+  if (text[i] !== '{') throw new SyntaxError(`not a JSON object: ${text.slice(0, 40)}`);
+  i = skipWs(text, i + 1);
+  if (text[i] === '}') return out;
+  for (;;) {
+    if (text[i] !== '"') throw new SyntaxError(`expected a member name at ${i}: ${text.slice(i, i + 40)}`);
+    const nameEnd = stringEnd(text, i);
+    const raw = text.slice(i, nameEnd);
+    const name = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+    i = skipWs(text, nameEnd);
+    if (text[i] !== ':') throw new SyntaxError(`expected ':' at ${i}`);
+    i = skipWs(text, i + 1);
+    const valueEnd = valueEndAt(text, i);
+    out.push([name, text.slice(i, valueEnd)]);
+    i = skipWs(text, valueEnd);
+    if (text[i] === ',') {
+      i = skipWs(text, i + 1);
+      continue;
+    }
+    if (text[i] === '}') return out;
+    throw new SyntaxError(`expected ',' or '}' at ${i}`);
+  }
+}
+
+/** The member names of a JSON object's text, in order. */
+export function memberNames(text: string): string[] {
+  return members(text).map(([k]) => k);
+}
+
+/**
+ * A JSON object of just these members, in this order, their values as written: the key of a row
+ * image. A member that is missing is an error (a key column must be in the image).
+ */
+export function pickMembers(text: string, names: string[]): string {
+  const all = new Map(members(text));
+  const parts: string[] = [];
+  for (const n of names) {
+    const v = all.get(n);
+    if (v === undefined) throw new SyntaxError(`member ${JSON.stringify(n)} is not in the row image`);
+    parts.push(`${JSON.stringify(n)}: ${v}`);
+  }
+  return `{${parts.join(', ')}}`;
+}
+
+function skipWs(s: string, i: number): number {
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c !== 32 && c !== 10 && c !== 13 && c !== 9) break;
+    i++;
+  }
+  return i;
+}
+
+/** s[i] is '"': the index after the closing quote. */
+function stringEnd(s: string, i: number): number {
+  for (let j = i + 1; j < s.length; j++) {
+    const c = s.charCodeAt(j);
+    if (c === 92) j++; // backslash: skip the escaped character
+    else if (c === 34) return j + 1;
+  }
+  throw new SyntaxError('unterminated string');
+}
+
+/** The index after the value that starts at i. */
+function valueEndAt(s: string, i: number): number {
+  const c = s[i];
+  if (c === '"') return stringEnd(s, i);
+  if (c === '{' || c === '[') {
+    let depth = 0;
+    for (let j = i; j < s.length; j++) {
+      const d = s[j];
+      if (d === '"') j = stringEnd(s, j) - 1;
+      else if (d === '{' || d === '[') depth++;
+      else if (d === '}' || d === ']') {
+        if (--depth === 0) return j + 1;
+      }
+    }
+    throw new SyntaxError('unterminated object or array');
+  }
+  let j = i;
+  while (j < s.length && s[j] !== ',' && s[j] !== '}' && s[j] !== ']' && s[j] !== ' ' && s[j] !== '\n') j++;
+  if (j === i) throw new SyntaxError(`expected a value at ${i}`);
+  return j;
+}
