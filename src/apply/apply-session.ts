@@ -101,19 +101,28 @@ export class ApplySession {
     return next;
   }
 
+  /**
+   * Takes a delivered batch: decodes it at once (a malformed frame stops the stream before anything
+   * after it is taken), then applies in the background, so the transport fetches the next batch
+   * while this one is written. It waits for the apply when a group's worth is already held, and
+   * always on a transport that delivers nothing more until it gets acknowledgements.
+   */
   private async handle(batch: Delivery[]): Promise<void> {
     if (this.failure) return;
-    await this.serial(async () => {
-      for (const d of batch) {
-        try {
-          this.ledger.receive(d);
-        } catch (e) {
-          return this.fail(e as Error);
-        }
+    // the ledger is plain memory: taking deliveries may interleave with an apply in progress
+    for (const d of batch) {
+      try {
+        this.ledger.receive(d);
+      } catch (e) {
+        return this.serial(() => this.fail(e as Error));
       }
+    }
+    const applying = this.serial(async () => {
       await this.drain();
       await this.spillIfStalled();
     });
+    applying.catch((err) => this.log.warn({ err }, 'applying failed'));
+    if (this.sub.blocksWhileUnacked || this.ledger.size >= this.cfg.apply.groupChanges) await applying;
     // backpressure: a full buffer waiting on a gap stops the intake until the gap is handled
     while (!this.failure && !this.stopping && this.ledger.full() && this.ledger.waiting(this.tx.isOpen) === 'gap') await sleep(100);
   }

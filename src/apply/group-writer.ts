@@ -1,6 +1,6 @@
 import type { Queryable } from '../common/db';
 import type { Change } from '../protocol/envelope';
-import { memberNames } from '../protocol/json-scan';
+import { memberSignature } from '../protocol/json-scan';
 import { deleteRows, insertRows, LocalRow, readLocal, updateRows } from './bulk-sql';
 import { segments, TableFinals } from './collapse';
 import { LocalWriteRace } from './local-write-race';
@@ -50,7 +50,8 @@ async function writeBulk(db: Queryable, catalog: TableCatalog, origin: string, t
     const all = [...f.upserts, ...f.deletes];
     const keys = keyColumns(t, origin, all[0]);
     // every final of a table must name its row by the same columns (a re-track may change them)
-    if (all.some((c) => memberNames(c.key!).join('\0') !== keys.join('\0'))) return false;
+    const keySig = keys.join('\0');
+    if (all.some((c) => memberSignature(c.key!) !== keySig)) return false;
     const local = await readLocal(db, t, keys, all.map((c) => c.key!));
     // two keys naming one row (the same value written two ways): only origin order is safe
     if (new Set([...local.values()].map((l) => l.ctid)).size !== local.size) return false;
@@ -66,10 +67,9 @@ async function upsertTable(db: Queryable, origin: string, p: Planned): Promise<v
   // rows of one column set per statement (a column added at the origin mid-stream, say)
   const bySig = new Map<string, { write: string[]; update: Change[]; xmins: string[]; insert: Change[] }>();
   f.upserts.forEach((c, i) => {
-    const write = writableColumns(t, origin, c);
-    const sig = write.join('\0');
+    const sig = memberSignature(c.row!);
     let g = bySig.get(sig);
-    if (!g) bySig.set(sig, (g = { write, update: [], xmins: [], insert: [] }));
+    if (!g) bySig.set(sig, (g = { write: writableColumns(t, origin, c), update: [], xmins: [], insert: [] }));
     const l = local.get(i);
     if (l) {
       g.update.push(c);

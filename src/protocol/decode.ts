@@ -92,29 +92,33 @@ export function decodeChange(raw: unknown, where: { origin: string; tick: number
   const op = c.op as Op;
   if (!OPS.has(op as string)) ck.fail(`op must be one of I, U, D, T, got ${JSON.stringify(c.op)}`);
   if (typeof c.txEnd !== 'boolean') ck.fail('txEnd must be true or false');
-  const change: Change = {
-    pos,
-    id: ck.int(c.id, 'id', 1),
-    xid: ck.str(c.xid, 'xid'),
-    txEnd: c.txEnd as boolean,
-    table: ck.str(c.table, 'table'),
-    op,
-    key: null,
-    row: null,
-    old: null,
-    at: v1 ? (typeof c.at === 'string' ? c.at : ck.fail('at must be a timestamp string')) : at,
-  };
+  const id = ck.int(c.id, 'id', 1);
+  const xid = ck.str(c.xid, 'xid');
+  const table = ck.str(c.table, 'table');
+  let change: Change;
   if (v1) {
     const key = ck.obj(c.key, 'key', op === 'T');
     const row = ck.obj(c.row, 'row', op === 'T' || op === 'D');
     const old = ck.obj(c.old ?? null, 'old', true);
-    change.key = key && pickMembers(stringifyExact(key), Object.keys(key));
-    change.row = row && stringifyExact(row);
-    change.old = old && pickMembers(stringifyExact(old), Object.keys(old));
+    change = {
+      pos,
+      id,
+      xid,
+      txEnd: c.txEnd as boolean,
+      table,
+      op,
+      key: key && pickMembers(stringifyExact(key), Object.keys(key)),
+      row: row && stringifyExact(row),
+      old: old && pickMembers(stringifyExact(old), Object.keys(old)),
+      at: typeof c.at === 'string' ? c.at : ck.fail('at must be a timestamp string'),
+    };
   } else {
-    change.key = ck.text(c.key, 'key', op === 'T');
-    change.row = ck.text(c.row, 'row', op === 'T' || op === 'D');
-    change.old = ck.text(c.old ?? null, 'old', true);
+    ck.text(c.key, 'key', op === 'T');
+    ck.text(c.row, 'row', op === 'T' || op === 'D');
+    ck.text((c.old ??= null), 'old', true);
+    // the parsed object itself becomes the change: nothing is copied
+    c.at = at;
+    change = c as unknown as Change;
   }
   if (c.jsonText !== undefined && c.jsonText !== null) {
     const jt = ck.obj(c.jsonText, 'jsonText', false)!;

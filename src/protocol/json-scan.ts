@@ -6,26 +6,32 @@
  */
 export function members(text: string): [string, string][] {
   const out: [string, string][] = [];
+  forEachMember(text, (name, from, to) => out.push([name, text.slice(from, to)]));
+  return out;
+}
+
+/** Calls fn with each member's name and where its value's text starts and ends. */
+export function forEachMember(text: string, fn: (name: string, from: number, to: number) => void): void {
   let i = skipWs(text, 0);
   if (text[i] !== '{') throw new SyntaxError(`not a JSON object: ${text.slice(0, 40)}`);
   i = skipWs(text, i + 1);
-  if (text[i] === '}') return out;
+  if (text[i] === '}') return;
   for (;;) {
     if (text[i] !== '"') throw new SyntaxError(`expected a member name at ${i}: ${text.slice(i, i + 40)}`);
     const nameEnd = stringEnd(text, i);
-    const raw = text.slice(i, nameEnd);
-    const name = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+    const raw = text.slice(i + 1, nameEnd - 1);
+    const name = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
     i = skipWs(text, nameEnd);
     if (text[i] !== ':') throw new SyntaxError(`expected ':' at ${i}`);
     i = skipWs(text, i + 1);
     const valueEnd = valueEndAt(text, i);
-    out.push([name, text.slice(i, valueEnd)]);
+    fn(name, i, valueEnd);
     i = skipWs(text, valueEnd);
     if (text[i] === ',') {
       i = skipWs(text, i + 1);
       continue;
     }
-    if (text[i] === '}') return out;
+    if (text[i] === '}') return;
     throw new SyntaxError(`expected ',' or '}' at ${i}`);
   }
 }
@@ -33,6 +39,17 @@ export function members(text: string): [string, string][] {
 /** The member names of a JSON object's text, in order. */
 export function memberNames(text: string): string[] {
   return members(text).map(([k]) => k);
+}
+
+/** The member names joined by NUL: equal for two images exactly when they carry the same columns. */
+export function memberSignature(text: string): string {
+  let sig = '';
+  let first = true;
+  forEachMember(text, (name) => {
+    sig = first ? name : `${sig}\0${name}`;
+    first = false;
+  });
+  return sig;
 }
 
 /**
@@ -61,12 +78,16 @@ function skipWs(s: string, i: number): number {
 
 /** s[i] is '"': the index after the closing quote. */
 function stringEnd(s: string, i: number): number {
-  for (let j = i + 1; j < s.length; j++) {
-    const c = s.charCodeAt(j);
-    if (c === 92) j++; // backslash: skip the escaped character
-    else if (c === 34) return j + 1;
+  let j = i + 1;
+  for (;;) {
+    const q = s.indexOf('"', j);
+    if (q < 0) throw new SyntaxError('unterminated string');
+    // escaped when preceded by an odd number of backslashes
+    let b = q - 1;
+    while (s.charCodeAt(b) === 92) b--;
+    if ((q - 1 - b) % 2 === 0) return q + 1;
+    j = q + 1;
   }
-  throw new SyntaxError('unterminated string');
 }
 
 /** The index after the value that starts at i. */
@@ -76,10 +97,10 @@ function valueEndAt(s: string, i: number): number {
   if (c === '{' || c === '[') {
     let depth = 0;
     for (let j = i; j < s.length; j++) {
-      const d = s[j];
-      if (d === '"') j = stringEnd(s, j) - 1;
-      else if (d === '{' || d === '[') depth++;
-      else if (d === '}' || d === ']') {
+      const d = s.charCodeAt(j);
+      if (d === 34) j = stringEnd(s, j) - 1;
+      else if (d === 123 || d === 91) depth++;
+      else if (d === 125 || d === 93) {
         if (--depth === 0) return j + 1;
       }
     }

@@ -16,6 +16,8 @@ const HEARTBEAT_MS = 3_000;
 const BEAT_CHECK_MS = 1_000;
 /** How long a fetch waits for new messages: bounds how long stop() waits for an idle fetch. */
 const FETCH_WAIT_MS = 1_000;
+/** How much one fetch may bring. */
+const FETCH_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
  * Reads one origin's topic for this DC, with this DC's own consumer group and read-committed
@@ -70,6 +72,9 @@ export class KafkaSubscriber implements Subscriber {
       readUncommitted: false,
       heartbeatInterval: HEARTBEAT_MS,
       maxWaitTimeInMs: FETCH_WAIT_MS,
+      // a fetch brings many frames at once (kafkajs's 1 MB default is two or three of them)
+      maxBytesPerPartition: FETCH_MAX_BYTES,
+      maxBytes: FETCH_MAX_BYTES,
       // only the applier leader of (DC, origin) ever joins; a member still in the group is a
       // crashed leader, and the new one waits out its session before it gets the partition
       sessionTimeout: 10_000,
