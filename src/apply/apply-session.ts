@@ -7,15 +7,15 @@ import { appliedChanges, applyErrors } from '../common/metrics';
 import { backoff } from '../common/retry';
 import { sleep } from '../common/sleep';
 import { Change, changeAsJson } from '../protocol/envelope';
-import { readApplied, recordApplied, stopStream } from '../tables/applied';
+import { readApplied, recordApplied, recordPeerSeen, stopStream } from '../tables/applied';
 import { inboxAbove, keepInInbox, removeFromInbox } from '../tables/inbox';
 import { pendingSkips, recordSkipped } from '../tables/skips';
 import type { Delivery, Subscriber } from '../transport/types';
 import { afterFailure, DestinationTransaction } from './dest-tx';
 import { GapWatch, gapMessage } from './gap-watch';
 import { IntakeLedger } from './intake';
-import { writeGroup } from './group-writer';
-import { applyInOrder } from './serial-sql';
+import { GroupWriter } from './group-writer';
+import { groupContext } from './policy';
 import { TableCatalog } from './table-info';
 
 export type SessionEnd = 'stopped' | 'fenced' | 'error';
@@ -195,15 +195,16 @@ export class ApplySession {
       this.log.warn({ pos: c.pos }, 'skipped a change as an operator asked (recorded in ferry.skips)');
     }
     const todo = skipped.length ? changes.filter((c) => !this.skips.has(c.pos)) : changes;
-    if (inOrder) await applyInOrder(db, this.catalog, this.origin, todo);
-    else await writeGroup(db, this.catalog, this.origin, todo);
+    const w = new GroupWriter(db, groupContext(this.cfg, this.catalog, this.origin, this.log));
+    if (inOrder) for (const c of todo) await w.write([c]);
+    else await w.write(todo);
   }
 
   private async commit(last: Change): Promise<void> {
     const rel = this.ledger.releasable(last.pos);
     const done = await this.tx.commit(async (db) => {
       await this.leader.fence(db);
-      await recordApplied(db, this.origin, { pos: last.pos, tick: rel.tick, offset: rel.offset, sourceAt: last.at, seenPos: this.ledger.seen });
+      await recordApplied(db, this.origin, { pos: last.pos, tick: rel.tick, offset: rel.offset, sourceAt: last.at, seenPos: this.ledger.seen, peerSeen: rel.seen });
       await removeFromInbox(db, this.origin, last.pos);
     });
     appliedChanges.inc({ origin: this.origin }, done.length);
@@ -253,7 +254,8 @@ export class ApplySession {
     // duplicates of applied messages (a re-publish) are let go at once
     if (!this.tx.isOpen) {
       const dups = this.ledger.takeDuplicates();
-      if (dups.length) await this.ack(dups);
+      if (dups.seen) await recordPeerSeen(this.pool, this.origin, dups.seen);
+      if (dups.ack.length) await this.ack(dups.ack);
     }
     const why = this.ledger.waiting(this.tx.isOpen);
     const w = this.gaps.observe(why !== null);

@@ -60,3 +60,15 @@ export async function deleteRows(db: Queryable, t: TableInfo, keys: string[], ke
   );
   return r.rowCount ?? 0;
 }
+
+/** A key change as an UPDATE of the key, of the row the old key names (if its xmin is unchanged). */
+export async function updateKey(db: Queryable, t: TableInfo, keys: string[], write: string[], asText: Set<string>, c: Change, xmin: string): Promise<number> {
+  const set = write.filter((k) => !t.identityAlways.has(k) || keys.includes(k));
+  const r = await db.query(
+    `update ${t.sql} t set ${set.map((k) => `${quoteIdent(k)} = ${valueOf(t, asText, k)}`).join(', ')}
+       from ${recordset(t, write, '$1', 'x', asText)}, ${recordset(t, keys, '$2', 'o')}
+      where ${keyMatch(keys, 't', 'o')} and t.xmin = $3::xid`,
+    [rowsParam([c], asText), keysParam([c.old!]), xmin],
+  );
+  return r.rowCount ?? 0;
+}

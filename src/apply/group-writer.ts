@@ -1,106 +1,249 @@
 import type { Queryable } from '../common/db';
+import { StreamError } from '../common/errors';
+import type { Logger } from '../common/logger';
+import { clockSkew, conflictsResolved } from '../common/metrics';
 import type { Change } from '../protocol/envelope';
 import { memberSignature } from '../protocol/json-scan';
-import { deleteRows, insertRows, LocalRow, readLocal, updateRows } from './bulk-sql';
-import { segments, TableFinals } from './collapse';
-import { LocalWriteRace } from './local-write-race';
+import { deleteRows, insertRows, updateKey, updateRows } from './bulk-sql';
+import { collapse, segments, TableFinals } from './collapse';
+import { applySums, dropShares, takeShares } from './counters-sql';
 import { parentsFirst } from './fk-order';
+import { LocalState, readLocalStates } from './local-state';
+import { LocalWriteRace } from './local-write-race';
+import type { Policy } from './merge';
+import { Conflict, describe, resolve, versionOf } from './resolve';
 import { jsonTextColumns, keyColumns, keyIndex, writableColumns } from './rows';
-import { applyInOrder } from './serial-sql';
+import { applyTruncate } from './serial-sql';
 import type { TableCatalog, TableInfo } from './table-info';
+import { UniqueGuard } from './unique-guard';
+import { advanceClock, recordConflicts, recordVersions, VersionRecord, wallClock } from './version-sql';
 
-interface Planned {
+export interface GroupContext {
+  catalog: TableCatalog;
+  /** The DC whose changes these are. */
+  origin: string;
+  /** This DC. */
+  self: string;
+  policy: Policy;
+  /** The user's SQL function, for policy `function`. */
+  fn?: string;
+  maxClockSkewMs: number;
+  onClockSkew: 'alert' | 'stop';
+  log: Logger;
+}
+
+interface Plan {
   t: TableInfo;
   f: TableFinals;
   keys: string[];
-  local: Map<number, LocalRow>;
-  /** finals in the order read: upserts, then deletes */
+  states: LocalState[];
+  /** upserts, then deletes: the order of `states` */
   all: Change[];
 }
 
 /**
- * Writes a group of changes (whole source transactions, in position order) inside the open
- * destination transaction (DESIGN.md §3.5): each bulk segment collapsed to the final state of its
- * rows and written per table and kind in set-based statements, tables ordered by this DC's
- * foreign keys (upserts parents first, deletes children first); TRUNCATE and key changes in
- * origin order. Where bulk is not safe (references in a cycle, two keys naming one row) the
- * segment goes in origin order too.
+ * Writes changes of one origin (whole source transactions, in position order) inside the open
+ * destination transaction (DESIGN.md §3.5, §6). Each bulk segment is collapsed to the final state of
+ * its rows; each row's version here is read, the merge rule decides, and the winners are written per
+ * table and kind in set-based statements, tables ordered by this DC's foreign keys (upserts parents
+ * first, deletes children first), with their versions, the conflicts and the clock. TRUNCATE and key
+ * changes go one by one in origin order, and so does a segment that is not safe in bulk
+ * (references in a cycle, two keys naming one row).
  */
-export async function writeGroup(db: Queryable, catalog: TableCatalog, origin: string, changes: Change[]): Promise<void> {
-  for (const seg of segments(changes)) {
-    if (seg.kind === 'serial' || !(await writeBulk(db, catalog, origin, seg.tables))) await applyInOrder(db, catalog, origin, seg.changes);
-  }
-}
+export class GroupWriter {
+  private conflicts: Conflict[] = [];
 
-/** false (nothing written) when this segment must go in origin order instead. */
-async function writeBulk(db: Queryable, catalog: TableCatalog, origin: string, tables: TableFinals[]): Promise<boolean> {
-  const info = new Map<string, TableInfo>();
-  for (const f of tables) info.set(f.table, await catalog.get(f.table, { pos: (f.upserts[0] ?? f.deletes[0]).pos }));
-  const byOid = new Map([...info.values()].map((t) => [t.oid, t.wireName]));
-  const order = parentsFirst(
-    tables.map((f) => f.table),
-    (name) => info.get(name)!.parents.flatMap((p) => byOid.get(p) ?? []),
-  );
-  if (!order) return false;
-  const finals = new Map(tables.map((f) => [f.table, f]));
-  const plans: Planned[] = [];
-  for (const name of order) {
-    const f = finals.get(name)!;
-    const t = info.get(name)!;
-    const all = [...f.upserts, ...f.deletes];
-    const keys = keyColumns(t, origin, all[0]);
-    // every final of a table must name its row by the same columns (a re-track may change them)
-    const keySig = keys.join('\0');
-    if (all.some((c) => memberSignature(c.key!) !== keySig)) return false;
-    const local = await readLocal(db, t, keys, all.map((c) => c.key!));
-    // two keys naming one row (the same value written two ways): only origin order is safe
-    if (new Set([...local.values()].map((l) => l.ctid)).size !== local.size) return false;
-    plans.push({ t, f, keys, local, all });
-  }
-  for (const p of plans) await upsertTable(db, origin, p);
-  for (const p of [...plans].reverse()) await deleteTable(db, p);
-  return true;
-}
+  constructor(
+    private readonly db: Queryable,
+    private readonly ctx: GroupContext,
+  ) {}
 
-async function upsertTable(db: Queryable, origin: string, p: Planned): Promise<void> {
-  const { t, f, keys, local } = p;
-  // rows of one column set per statement (a column added at the origin mid-stream, say)
-  const bySig = new Map<string, { write: string[]; update: Change[]; xmins: string[]; insert: Change[] }>();
-  f.upserts.forEach((c, i) => {
-    const sig = memberSignature(c.row!);
-    let g = bySig.get(sig);
-    if (!g) bySig.set(sig, (g = { write: writableColumns(t, origin, c), update: [], xmins: [], insert: [] }));
-    const l = local.get(i);
-    if (l) {
-      g.update.push(c);
-      g.xmins.push(l.xmin);
-    } else g.insert.push(c);
-  });
-  for (const g of bySig.values()) {
-    const asText = jsonTextColumns(t, g.write, [...g.update, ...g.insert]);
-    if (g.update.length && (await updateRows(db, t, keys, g.write, asText, g.update, g.xmins)) !== g.update.length) throw new LocalWriteRace(`updating ${t.wireName}`);
-    if (g.insert.length) {
-      try {
-        await insertRows(db, t, g.write, asText, g.insert);
-      } catch (e) {
-        const pg = e as { code?: string; constraint?: string };
-        if (pg.code === '23505' && pg.constraint !== undefined && pg.constraint === keyIndex(t, keys)) throw new LocalWriteRace(`inserting into ${t.wireName}`);
-        throw e;
+  async write(changes: Change[]): Promise<void> {
+    if (!changes.length) return;
+    const maxMs = changes.reduce((m, c) => Math.max(m, c.ms), 0);
+    await this.checkSkew(maxMs, changes);
+    for (const seg of segments(changes)) {
+      if (seg.kind === 'bulk' && (await this.bulk(seg.tables))) continue;
+      for (const c of seg.changes) await this.one(c);
+    }
+    // a causally later local write must beat what was applied: the clock moves past it (§6)
+    if (maxMs > 0) await advanceClock(this.db, maxMs + 1);
+    await recordConflicts(this.db, this.ctx.self, this.conflicts);
+    for (const x of this.conflicts) conflictsResolved.inc({ origin: this.ctx.origin, table: x.table, rule: x.rule, winner: x.winner });
+    if (this.conflicts.length) this.ctx.log.info({ conflicts: this.conflicts.length, first: describe(this.conflicts[0]) }, 'resolved conflicts');
+    this.conflicts = [];
+  }
+
+  /** One change on its own, in origin order. */
+  private async one(c: Change): Promise<void> {
+    if (c.op === 'T') return applyTruncate(this.db, this.ctx.catalog, [c]);
+    if (c.old !== null) return this.rekey(c);
+    if (!(await this.bulk(collapse([c])))) throw new Error('a single change cannot be unsafe in bulk');
+  }
+
+  /**
+   * A key change. When it wins at both keys (the old row is here, the new key is free), it is an
+   * UPDATE of the key, as at the origin, so ON UPDATE CASCADE and ON DELETE CASCADE here do what
+   * they did there. Otherwise the old key is deleted and the new one written, each if it wins.
+   */
+  private async rekey(c: Change): Promise<void> {
+    const { catalog, origin, self } = this.ctx;
+    const t = await catalog.get(c.table, { pos: c.pos });
+    const keys = keyColumns(t, origin, c);
+    const [old, neu] = await readLocalStates(this.db, t, keys, [c.old!, c.key!], self);
+    const plan: Plan = { t, f: { table: c.table, upserts: [c], deletes: [] }, keys, states: [neu, old], all: [c, { ...c, key: c.old }] };
+    const winsNew = await this.decide(plan, 0);
+    const winsOld = await this.decide(plan, 1);
+    if (winsNew && winsOld && old.exists && !neu.exists) {
+      const write = writableColumns(t, origin, c);
+      if ((await updateKey(this.db, t, keys, write, jsonTextColumns(t, write, [c]), c, old.xmin!)) !== 1) throw new LocalWriteRace(`changing a key of ${t.wireName}`);
+      const v = versionOf(c, origin);
+      await recordVersions(this.db, t, [
+        { key: c.key!, version: v, deleted: false, pos: c.pos },
+        { key: c.old!, version: v, deleted: true, pos: c.pos },
+      ]);
+      return;
+    }
+    const del: Change = { ...c, op: 'D', key: c.old, row: null, old: null, counters: undefined, jsonText: undefined };
+    await this.bulk([{ table: c.table, upserts: [{ ...c, old: null }], deletes: [] }]);
+    await this.bulk([{ table: c.table, upserts: [], deletes: [del] }]);
+  }
+
+  private async checkSkew(maxMs: number, changes: Change[]): Promise<void> {
+    if (!maxMs) return;
+    const ahead = maxMs - (await wallClock(this.db));
+    clockSkew.set({ origin: this.ctx.origin }, Math.max(0, ahead));
+    if (ahead <= this.ctx.maxClockSkewMs) return;
+    const c = changes.find((x) => x.ms === maxMs)!;
+    const msg = `clock skew: a change of ${this.ctx.origin} is stamped ${Math.round(ahead / 1000)} s ahead of this DC's clock (more than conflicts.maxClockSkewMs = ${this.ctx.maxClockSkewMs}); one of the two clocks is wrong`;
+    if (this.ctx.onClockSkew === 'stop') {
+      throw new StreamError(`${msg}. Fix the clock and run \`ferry resume --origin ${this.ctx.origin}\`, or set conflicts.onClockSkew: alert`, { origin: this.ctx.origin, pos: c.pos });
+    }
+    this.ctx.log.error({ pos: c.pos, aheadMs: ahead }, `${msg}; applied anyway (conflicts.onClockSkew: alert)`);
+  }
+
+  /** false (nothing written) when these finals must go one by one in origin order instead. */
+  private async bulk(tables: TableFinals[]): Promise<boolean> {
+    const { catalog, origin, self } = this.ctx;
+    const info = new Map<string, TableInfo>();
+    for (const f of tables) info.set(f.table, await catalog.get(f.table, { pos: (f.upserts[0] ?? f.deletes[0]).pos }));
+    const byOid = new Map([...info.values()].map((t) => [t.oid, t.wireName]));
+    const order = parentsFirst(
+      tables.map((f) => f.table),
+      (name) => info.get(name)!.parents.flatMap((p) => byOid.get(p) ?? []),
+    );
+    if (!order) return false;
+    const finals = new Map(tables.map((f) => [f.table, f]));
+    const plans: Plan[] = [];
+    for (const name of order) {
+      const f = finals.get(name)!;
+      const t = info.get(name)!;
+      const all = [...f.upserts, ...f.deletes];
+      const keys = keyColumns(t, origin, all[0]);
+      // every final of a table must name its row by the same columns (a re-track may change them)
+      const keySig = keys.join('\0');
+      if (all.some((c) => memberSignature(c.key!) !== keySig)) return false;
+      const states = await readLocalStates(this.db, t, keys, all.map((c) => c.key!), self);
+      // two keys naming one row (the same value written two ways): only origin order is safe
+      const ctids = states.filter((s) => s.exists).map((s) => s.ctid);
+      if (new Set(ctids).size !== ctids.length) return false;
+      plans.push({ t, f, keys, states, all });
+    }
+    for (const p of plans) await this.upsertTable(p);
+    for (const p of [...plans].reverse()) await this.deleteTable(p);
+    return true;
+  }
+
+  private async decide(p: Plan, i: number): Promise<boolean> {
+    const c = p.all[i];
+    const s = p.states[i];
+    let choose: 'local' | 'remote' | undefined;
+    if (this.ctx.fn && s.version && s.version.origin !== this.ctx.origin) choose = await this.askFunction(p.t, c, s);
+    const r = resolve(this.ctx.policy, c, this.ctx.origin, s, p.t.wireName, choose);
+    if (r.conflict) this.conflicts.push(r.conflict);
+    return r.wins;
+  }
+
+  /** The user's conflict function chooses (it must choose the same in every DC). */
+  private async askFunction(t: TableInfo, c: Change, s: LocalState): Promise<'local' | 'remote'> {
+    const r = await this.db.query<{ w: string }>(
+      `select ${this.ctx.fn}($1::text, $2::jsonb, (select to_jsonb(t) from ${t.sql} t where t.ctid = $3::tid), $4::jsonb) as w`,
+      [t.wireName, c.key, s.ctid ?? null, c.row],
+    );
+    const w = r.rows[0]?.w;
+    if (w !== 'local' && w !== 'remote') throw new StreamError(`conflict function ${this.ctx.fn} returned ${JSON.stringify(w)}; it must return 'local' or 'remote'`, { origin: this.ctx.origin, pos: c.pos });
+    return w;
+  }
+
+  private async upsertTable(p: Plan): Promise<void> {
+    const { t, f, keys, states } = p;
+    const versions: VersionRecord[] = [];
+    const winners: { c: Change; s: LocalState }[] = [];
+    for (let i = 0; i < f.upserts.length; i++) {
+      const c = f.upserts[i];
+      if (await this.decide(p, i)) winners.push({ c, s: states[i] });
+    }
+    // a unique index other than the key: the winner by version holds the value, the loser is quarantined
+    const kept = await new UniqueGuard(this.db, this.ctx, t, keys, new Set(p.all.map((c) => c.key!)), (x) => this.conflicts.push(x)).filter(winners);
+    const bySig = new Map<string, { write: string[]; update: Change[]; xmins: string[]; insert: Change[] }>();
+    for (const { c, s } of kept) {
+      const sig = memberSignature(c.row!);
+      let g = bySig.get(sig);
+      if (!g) bySig.set(sig, (g = { write: writableColumns(t, this.ctx.origin, c), update: [], xmins: [], insert: [] }));
+      if (s.exists) {
+        g.update.push(c);
+        g.xmins.push(s.xmin!);
+      } else g.insert.push(c);
+      versions.push({ key: c.key!, version: versionOf(c, this.ctx.origin), deleted: false, pos: c.pos });
+    }
+    for (const g of bySig.values()) {
+      const asText = jsonTextColumns(t, g.write, [...g.update, ...g.insert]);
+      if (g.update.length && (await updateRows(this.db, t, keys, g.write, asText, g.update, g.xmins)) !== g.update.length) throw new LocalWriteRace(`updating ${t.wireName}`);
+      if (g.insert.length) {
+        try {
+          await insertRows(this.db, t, g.write, asText, g.insert);
+        } catch (e) {
+          const pg = e as { code?: string; constraint?: string };
+          if (pg.code === '23505' && pg.constraint !== undefined && pg.constraint === keyIndex(t, keys)) throw new LocalWriteRace(`inserting into ${t.wireName}`);
+          throw e;
+        }
       }
     }
+    await recordVersions(this.db, t, versions);
+    // counter shares travel whoever wins the rest of the row
+    const counted = f.upserts.filter((c) => c.counters);
+    if (counted.length) {
+      await takeShares(this.db, t, this.ctx.origin, counted);
+      const cols = [...new Set(counted.flatMap((c) => Object.keys(c.counters!)))].filter((k) => t.columns.has(k));
+      await applySums(this.db, t, keys, counted.map((c) => c.key!), cols);
+    }
   }
-}
 
-async function deleteTable(db: Queryable, p: Planned): Promise<void> {
-  const n = p.f.upserts.length;
-  const gone = p.f.deletes.map((c, i) => ({ c, l: p.local.get(n + i) })).filter((x) => x.l);
-  if (!gone.length) return;
-  const deleted = await deleteRows(
-    db,
-    p.t,
-    p.keys,
-    gone.map((x) => x.c.key!),
-    gone.map((x) => x.l!.xmin),
-  );
-  if (deleted !== gone.length) throw new LocalWriteRace(`deleting from ${p.t.wireName}`);
+  private async deleteTable(p: Plan): Promise<void> {
+    const n = p.f.upserts.length;
+    const gone: { c: Change; s: LocalState }[] = [];
+    for (let i = 0; i < p.f.deletes.length; i++) if (await this.decide(p, n + i)) gone.push({ c: p.f.deletes[i], s: p.states[n + i] });
+    const present = gone.filter((x) => x.s.exists);
+    if (present.length) {
+      const deleted = await deleteRows(
+        this.db,
+        p.t,
+        p.keys,
+        present.map((x) => x.c.key!),
+        present.map((x) => x.s.xmin!),
+      );
+      if (deleted !== present.length) throw new LocalWriteRace(`deleting from ${p.t.wireName}`);
+    }
+    // tombstones: a late change elsewhere cannot bring the rows back
+    await recordVersions(
+      this.db,
+      p.t,
+      gone.map(({ c }) => ({ key: c.key!, version: versionOf(c, this.ctx.origin), deleted: true, pos: c.pos })),
+    );
+    await dropShares(
+      this.db,
+      p.t,
+      gone.map(({ c }) => c.key!),
+    );
+  }
 }

@@ -10,6 +10,8 @@ interface Held {
   delivery: Delivery;
   maxPos: number;
   tick: number;
+  /** The origin's vector when it cut the batch (v2 frames). */
+  seen?: Record<string, number>;
 }
 
 /** What a commit lets go of: the deliveries now wholly applied, and the transport position to store. */
@@ -19,6 +21,8 @@ export interface Released {
   offset: string | null;
   /** The tick of the last delivery let go, when any was. */
   tick: number | null;
+  /** The origin's vector as of the last delivery let go, when any was. */
+  seen: Record<string, number> | null;
 }
 
 /** Why nothing can be applied although something was received. */
@@ -74,7 +78,7 @@ export class IntakeLedger {
     const frame = this.decode(d.body);
     const maxPos = this.absorb(frame);
     this.seenPos = Math.max(this.seenPos, maxPos);
-    this.held.push({ delivery: d, maxPos, tick: frame.tick });
+    this.held.push({ delivery: d, maxPos, tick: frame.tick, seen: frame.v === 1 ? undefined : frame.seen });
   }
 
   /** A frame kept in the inbox by an earlier session: its delivery was acknowledged long ago. */
@@ -98,10 +102,13 @@ export class IntakeLedger {
     let n = 0;
     while (n < this.held.length && this.held[n].maxPos <= pos) n++;
     const last = n ? this.held[n - 1] : undefined;
+    let seen: Record<string, number> | null = null;
+    for (let i = n - 1; i >= 0 && !seen; i--) seen = this.held[i].seen ?? null;
     return {
       ack: this.held.slice(0, n).map((h) => h.delivery),
       offset: last?.delivery.offset !== undefined ? last.delivery.offset : this.offset,
       tick: last ? last.tick : null,
+      seen,
     };
   }
 
@@ -115,11 +122,17 @@ export class IntakeLedger {
     return r;
   }
 
-  /** Deliveries that only repeat what is applied (a re-publish): they can be let go at once. */
-  takeDuplicates(): Delivery[] {
+  /**
+   * Deliveries that only repeat what is applied (a re-publish), or heartbeats at or below it: they
+   * can be let go at once, with the newest vector among them.
+   */
+  takeDuplicates(): { ack: Delivery[]; seen: Record<string, number> | null } {
     let n = 0;
     while (n < this.held.length && this.held[n].maxPos <= this.appliedPos) n++;
-    return this.held.splice(0, n).map((h) => h.delivery);
+    const done = this.held.splice(0, n);
+    let seen: Record<string, number> | null = null;
+    for (let i = done.length - 1; i >= 0 && !seen; i--) seen = done[i].seen ?? null;
+    return { ack: done.map((h) => h.delivery), seen };
   }
 
   /**
@@ -176,6 +189,7 @@ export class IntakeLedger {
       }
       return frame.chunk.pos;
     }
+    if (frame.after !== undefined) return frame.after; // a heartbeat: no change, a vector
     this.buffer.add(frame.changes, frame.tick);
     return frame.changes[frame.changes.length - 1].pos;
   }

@@ -87,7 +87,8 @@ export function printableSql(): string {
  * interleave. `upTo` stops at that migration (tests use it to build a database as an older release
  * left it; the functions, which are today's, are then not installed).
  */
-export async function migrate(client: Client, upTo = Infinity): Promise<{ applied: string[]; current: number }> {
+export async function migrate(client: Client, opts: { origin?: string; upTo?: number } = {}): Promise<{ applied: string[]; current: number }> {
+  const upTo = opts.upTo ?? Infinity;
   return inTransaction(client, async () => {
     await client.query('select pg_advisory_xact_lock(hashtext($1))', [MIGRATE_LOCK_TEXT]);
     await client.query(BOOTSTRAP);
@@ -102,6 +103,7 @@ export async function migrate(client: Client, upTo = Infinity): Promise<{ applie
     const all = migrations();
     const current = Math.min(upTo, all[all.length - 1].id);
     if (current === all[all.length - 1].id) {
+      if (opts.origin) await claimOrigin(client, opts.origin);
       for (const f of functionFiles()) await client.query(f.sql);
       await client.query(REINSTALL_CAPTURE);
       await client.query('delete from ferry.functions');
@@ -109,6 +111,23 @@ export async function migrate(client: Client, upTo = Infinity): Promise<{ applie
     }
     return { applied, current };
   });
+}
+
+/** Records which DC this database is; refuses a database that is another DC's. */
+async function claimOrigin(db: Queryable, origin: string): Promise<void> {
+  const r = await db.query<{ origin: string | null }>('select origin from ferry.state');
+  const have = r.rows[0].origin;
+  if (have === null) await db.query('update ferry.state set origin = $1', [origin]);
+  else if (have !== origin) {
+    throw new FerryError(`this database is DC ${have}'s (ferry.state.origin), but the configuration says origin: ${origin}; point the configuration at ${origin}'s own database, or fix origin`);
+  }
+}
+
+/** Refuses to run as one DC against another DC's database, or one that `ferry init` has not claimed. */
+export async function checkOrigin(db: Queryable, origin: string): Promise<void> {
+  const have = (await db.query<{ origin: string | null }>('select origin from ferry.state')).rows[0].origin;
+  if (have === null) throw new FerryError(`this database has no DC id yet: run \`ferry init --config FILE\` (it records origin: ${origin})`);
+  if (have !== origin) throw new FerryError(`this database is DC ${have}'s (ferry.state.origin), but the configuration says origin: ${origin}; point the configuration at ${origin}'s own database, or fix origin`);
 }
 
 /**

@@ -1,5 +1,26 @@
 CREATE SCHEMA ferry;
 
+CREATE FUNCTION ferry.advance_clock(p_ms bigint) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v bigint;
+begin
+  perform pg_advisory_lock(ferry.lock_class(), 3);
+  begin
+    v := pg_sequence_last_value('ferry.clock');
+    if v < p_ms then
+      perform setval('ferry.clock', p_ms);
+      v := p_ms;
+    end if;
+  exception when others then
+    perform pg_advisory_unlock(ferry.lock_class(), 3);
+    raise;
+  end;
+  perform pg_advisory_unlock(ferry.lock_class(), 3);
+  return v;
+end $$;
+
 CREATE FUNCTION ferry.capture_function_name(p_tbl regclass) RETURNS text
     LANGUAGE sql IMMUTABLE
     AS $$ select format('ferry.%I', 'capture_' || p_tbl::oid) $$;
@@ -9,22 +30,34 @@ CREATE FUNCTION ferry.capture_source(p_tbl regclass) RETURNS text
     AS $_$
 declare
   t ferry.tracked;
-  v_slot int;
+  st ferry.state;
   v_target text;
   v_newkey text;
   v_oldkey text;
   v_oldobj text;
   v_jtext text;
+  v_keytext_new text;
+  v_keytext_old text;
+  v_wall text;
+  v_counters text := '';
+  v_counters_json text := 'null';
+  c text;
 begin
   select * into t from ferry.tracked where tbl = p_tbl;
   if not found then
     raise exception 'ferry: table % is not tracked', p_tbl;
   end if;
-  select slot into v_slot from ferry.state;
-  v_target := format('ferry.changes_%s', v_slot);
+  select * into st from ferry.state;
+  if st.origin is null then
+    raise exception 'ferry: this database has no DC id yet: run `ferry init --config FILE` (it records the origin)';
+  end if;
+  v_target := format('ferry.changes_%s', st.slot);
   select string_agg(format('NEW.%I', k), ', '), string_agg(format('OLD.%I', k), ', '),
-         string_agg(format('%L, OLD.%I', k, k), ', ')
-    into v_newkey, v_oldkey, v_oldobj
+         string_agg(format('%L, OLD.%I', k, k), ', '),
+         -- the key as the wire writes it: {"a": 1, "b": "x"} (src/protocol/json-scan.ts)
+         '''{'' || ' || string_agg(format('%L || to_jsonb(NEW.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}''',
+         '''{'' || ' || string_agg(format('%L || to_jsonb(OLD.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}'''
+    into v_newkey, v_oldkey, v_oldobj, v_keytext_new, v_keytext_old
     from unnest(t.key_cols) k;
   -- one jsonb_build_object per column (no 100-argument limit), over json/jsonb and their domains
   select string_agg(format('jsonb_build_object(%L, %s)', a.attname,
@@ -44,7 +77,38 @@ begin
      and b.base in ('json'::regtype, 'jsonb'::regtype);
   v_jtext := case when v_jtext is null then 'null'
                   else format('nullif(jsonb_strip_nulls(%s), %L)', v_jtext, '{}') end;
+  -- this DC's wall clock in milliseconds (plus the offset a test may inject, read now: a constant)
+  v_wall := format('((extract(epoch from clock_timestamp()) * 1000)::bigint + %s)', st.clock_offset_ms);
+  -- counter columns: this DC's share moves by the change; the change carries the share (and the
+  -- value counting began with, the first time), never a delta, so redelivery cannot add twice
+  foreach c in array t.counters loop
+    v_counters := v_counters || format($c$
+    v_key := case when TG_OP = 'DELETE' then %5$s else %6$s end;
+    if TG_OP = 'INSERT' then
+      delete from ferry.counters where tbl = %1$s and key = v_key and col = %2$L;
+      insert into ferry.counters (tbl, key, col, dc, value, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0), v_id);
+      v_shares := v_shares || jsonb_build_object(%2$L, jsonb_build_object(%3$L, coalesce(NEW.%4$I, 0)::text));
+    elsif TG_OP = 'UPDATE' and NEW.%4$I is distinct from OLD.%4$I then
+      insert into ferry.counters (tbl, key, col, dc, value, seq)
+      select %1$s, v_key, %2$L, '', coalesce(OLD.%4$I, 0), 0
+       where not exists (select 1 from ferry.counters where tbl = %1$s and key = v_key and col = %2$L);
+      insert into ferry.counters as s (tbl, key, col, dc, value, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0) - coalesce(OLD.%4$I, 0), v_id)
+      on conflict (tbl, key, col, dc) do update set value = s.value + excluded.value, seq = excluded.seq;
+      v_shares := v_shares || jsonb_build_object(%2$L, (select jsonb_object_agg(dc, value::text) from ferry.counters
+                                                          where tbl = %1$s and key = v_key and col = %2$L and dc in (%3$L, '')));
+    elsif TG_OP = 'DELETE' then
+      delete from ferry.counters where tbl = %1$s and key = v_key and col = %2$L;
+    end if;$c$, p_tbl::oid, c, st.origin, c, v_keytext_old, v_keytext_new);
+  end loop;
+  if v_counters <> '' then
+    v_counters_json := 'v_shares';
+  end if;
   return format($body$
+declare
+  v_ms bigint;
+  v_id bigint;
+  v_key text;
+  v_shares jsonb := '{}';
 begin
   -- writes applied by Ferry carry ferry.origin and are not captured again (loop prevention)
   if current_setting('ferry.origin', true) <> '' then
@@ -54,22 +118,40 @@ begin
   if not pg_try_advisory_xact_lock_shared(%2$s, 1) then
     perform pg_notify('ferry_wake', '');
   end if;
+  -- the version of this change: the clock's floor (moved on by the ticker and the appliers; by
+  -- this writer too when it finds it more than a second behind the wall clock)
+  v_ms := pg_sequence_last_value('ferry.clock');
+  if v_ms < %8$s - 1000 then
+    v_ms := ferry.advance_clock(%8$s);
+  end if;
+  if TG_OP = 'TRUNCATE' then
+    insert into %1$s (tbl, op, hlc) values (%3$s, 'T', v_ms);
+    return null;
+  end if;
+  v_id := nextval('ferry.change_id_seq');
+%11$s
   if TG_OP = 'UPDATE' then
     if (%4$s) is distinct from (%5$s) then
-      insert into %1$s (tbl, op, row, old, json_text) values (%3$s, 'U', to_jsonb(NEW), jsonb_build_object(%6$s), %7$s);
+      insert into %1$s (id, tbl, op, row, old, json_text, hlc, counters) values (v_id, %3$s, 'U', to_jsonb(NEW), jsonb_build_object(%6$s), %7$s, v_ms, %12$s);
+      -- the old key is gone: a tombstone, so a late change to it cannot bring it back
+      insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
+      values (%3$s, %10$s, v_ms, %13$L, v_id, true, pg_current_xact_id(), null)
+      on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = true, xid = excluded.xid, pos = null;
     else
-      insert into %1$s (tbl, op, row, json_text) values (%3$s, 'U', to_jsonb(NEW), %7$s);
+      insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'U', to_jsonb(NEW), %7$s, v_ms, %12$s);
     end if;
   elsif TG_OP = 'INSERT' then
-    insert into %1$s (tbl, op, row, json_text) values (%3$s, 'I', to_jsonb(NEW), %7$s);
-  elsif TG_OP = 'DELETE' then
-    insert into %1$s (tbl, op, row) values (%3$s, 'D', jsonb_build_object(%6$s));
+    insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'I', to_jsonb(NEW), %7$s, v_ms, %12$s);
   else
-    insert into %1$s (tbl, op) values (%3$s, 'T');
+    insert into %1$s (id, tbl, op, row, hlc) values (v_id, %3$s, 'D', jsonb_build_object(%6$s), v_ms);
+    -- a tombstone (key + version): a late update elsewhere cannot bring the row back
+    insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
+    values (%3$s, %10$s, v_ms, %13$L, v_id, true, pg_current_xact_id(), null)
+    on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = true, xid = excluded.xid, pos = null;
   end if;
   return null;
 end
-$body$, v_target, ferry.lock_class(), p_tbl::oid, v_newkey, v_oldkey, v_oldobj, v_jtext);
+$body$, v_target, ferry.lock_class(), p_tbl::oid, v_newkey, v_oldkey, v_oldobj, v_jtext, v_wall, v_keytext_new, v_keytext_old, v_counters, v_counters_json, st.origin);
 end $_$;
 
 CREATE FUNCTION ferry.drop_capture_triggers(p_tbl regclass) RETURNS void
@@ -94,6 +176,13 @@ end $$;
 CREATE FUNCTION ferry.lock_class() RETURNS integer
     LANGUAGE sql IMMUTABLE
     AS $$select 1179800153$$;
+
+CREATE FUNCTION ferry.max_vector(a jsonb, b jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select coalesce(jsonb_object_agg(k, greatest(coalesce((a ->> k)::bigint, 0), coalesce((b ->> k)::bigint, 0))), '{}')
+    from (select jsonb_object_keys(coalesce(a, '{}')) as k union select jsonb_object_keys(coalesce(b, '{}'))) ks
+$$;
 
 CREATE FUNCTION ferry.prune(p_lock_timeout text DEFAULT '200ms'::text) RETURNS integer[]
     LANGUAGE plpgsql
@@ -155,7 +244,13 @@ declare
 begin
   select case when s.is_called then s.last_value else 0 end into v_last from ferry.change_id_seq s;
   select * into v_prev from ferry.ticks t order by t.tick desc limit 1;
+  -- keep the clock's floor at the wall clock while the forwarder runs
+  perform ferry.advance_clock(ferry.wall_ms());
+  -- an idle DC still ticks now and then when what it has applied moved on: its peers learn from the
+  -- vector which of their changes it has (see ferry.row_versions)
   if not p_force and v_last - v_prev.last_id < p_min_changes
+     and (clock_timestamp() - v_prev.created_at < interval '1 second'
+          or (select coalesce(jsonb_object_agg(a.origin, a.pos), '{}') from ferry.applied a) = coalesce(v_prev.seen, '{}'))
      and not exists (select 1 from ferry.changes c
                       where c.xid >= pg_snapshot_xmax(v_prev.snap) and c.id <= v_prev.last_id)
      and not exists (select 1 from pg_snapshot_xip(v_prev.snap) x
@@ -163,8 +258,11 @@ begin
     return query select null::bigint, v_last, v_last - v_prev.last_id;
     return;
   end if;
-  insert into ferry.ticks (tick, snap, last_id)
-  values (v_prev.tick + 1, pg_current_snapshot(), v_last);
+  -- the applied vector is read in the same statement as the snapshot: a peer that receives this
+  -- batch knows that every change of ours the vector covers was applied before any change after it
+  insert into ferry.ticks (tick, snap, last_id, seen)
+  values (v_prev.tick + 1, pg_current_snapshot(), v_last,
+          (select coalesce(jsonb_object_agg(a.origin, a.pos), '{}') from ferry.applied a));
   return query select v_prev.tick + 1, v_last, v_last - v_prev.last_id;
 end $$;
 
@@ -233,6 +331,19 @@ begin
   return p_tbl::text;
 end $$;
 
+CREATE FUNCTION ferry.wall_ms() RETURNS bigint
+    LANGUAGE sql
+    AS $$
+  select (extract(epoch from clock_timestamp()) * 1000)::bigint + (select clock_offset_ms from ferry.state)
+$$;
+
+CREATE FUNCTION ferry.xid8_of(x xid) RETURNS xid8
+    LANGUAGE sql STABLE
+    AS $$
+  select (((c >> 32) - case when x::text::bigint > (c & 4294967295) then 1 else 0 end) << 32 | x::text::bigint)::text::xid8
+    from (select pg_current_xact_id()::text::bigint as c) cur
+$$;
+
 CREATE TABLE ferry.applied (
     origin text NOT NULL,
     pos bigint DEFAULT 0 NOT NULL,
@@ -248,6 +359,7 @@ CREATE TABLE ferry.applied (
     error_kind text,
     error_pos bigint,
     error_at timestamp with time zone,
+    peer_seen jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT applied_status_check CHECK ((status = ANY (ARRAY['running'::text, 'stopped'::text])))
 );
 
@@ -265,7 +377,9 @@ CREATE TABLE ferry.changes (
     op "char" NOT NULL,
     "row" jsonb,
     old jsonb,
-    json_text jsonb
+    json_text jsonb,
+    hlc bigint,
+    counters jsonb
 )
 WITH (autovacuum_enabled='false');
 
@@ -283,6 +397,47 @@ CREATE TABLE ferry.changes_2 (
 )
 INHERITS (ferry.changes)
 WITH (fillfactor='100', autovacuum_enabled='false');
+
+CREATE SEQUENCE ferry.clock
+    START WITH 0
+    INCREMENT BY 1
+    MINVALUE 0
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE ferry.conflicts (
+    id bigint NOT NULL,
+    tbl text NOT NULL,
+    key jsonb NOT NULL,
+    rule text NOT NULL,
+    winner text NOT NULL,
+    local_version text,
+    local_origin text,
+    remote_version text NOT NULL,
+    remote_origin text NOT NULL,
+    remote_pos bigint NOT NULL,
+    resolved_by text NOT NULL,
+    resolved_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT conflicts_winner_check CHECK ((winner = ANY (ARRAY['local'::text, 'remote'::text])))
+);
+
+ALTER TABLE ferry.conflicts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ferry.conflicts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE ferry.counters (
+    tbl oid NOT NULL,
+    key text NOT NULL,
+    col text NOT NULL,
+    dc text NOT NULL,
+    value numeric NOT NULL,
+    seq bigint NOT NULL
+);
 
 CREATE TABLE ferry.functions (
     signature text NOT NULL,
@@ -304,6 +459,38 @@ CREATE TABLE ferry.migrations (
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE ferry.quarantine (
+    id bigint NOT NULL,
+    tbl text NOT NULL,
+    key jsonb NOT NULL,
+    "row" jsonb,
+    version text NOT NULL,
+    origin text NOT NULL,
+    reason text NOT NULL,
+    quarantined_by text NOT NULL,
+    quarantined_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ferry.quarantine ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ferry.quarantine_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE ferry.row_versions (
+    tbl oid NOT NULL,
+    key text NOT NULL,
+    ms bigint NOT NULL,
+    origin text NOT NULL,
+    seq bigint NOT NULL,
+    deleted boolean DEFAULT false NOT NULL,
+    xid xid8,
+    pos bigint
+);
+
 CREATE TABLE ferry.skips (
     origin text NOT NULL,
     pos bigint NOT NULL,
@@ -320,6 +507,8 @@ CREATE TABLE ferry.state (
     rotated_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     rotated_at_id bigint DEFAULT 0 NOT NULL,
     forwarder_epoch bigint DEFAULT 0 NOT NULL,
+    origin text,
+    clock_offset_ms bigint DEFAULT 0 NOT NULL,
     CONSTRAINT state_singleton_check CHECK (singleton)
 );
 
@@ -331,7 +520,8 @@ CREATE TABLE ferry.ticks (
     first_pos bigint,
     cnt bigint,
     epoch bigint,
-    published_at timestamp with time zone
+    published_at timestamp with time zone,
+    seen jsonb
 );
 
 CREATE TABLE ferry.tracked (
@@ -342,6 +532,7 @@ CREATE TABLE ferry.tracked (
     key_source text NOT NULL,
     active boolean DEFAULT true NOT NULL,
     tracked_at timestamp with time zone DEFAULT now() NOT NULL,
+    counters text[] DEFAULT '{}'::text[] NOT NULL,
     CONSTRAINT tracked_key_source_check CHECK ((key_source = ANY (ARRAY['primary key'::text, 'explicit'::text])))
 );
 
@@ -360,11 +551,26 @@ ALTER TABLE ONLY ferry.changes_2 ALTER COLUMN xid SET DEFAULT pg_current_xact_id
 ALTER TABLE ONLY ferry.applied
     ADD CONSTRAINT applied_pkey PRIMARY KEY (origin);
 
+ALTER TABLE ONLY ferry.conflicts
+    ADD CONSTRAINT conflicts_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY ferry.conflicts
+    ADD CONSTRAINT conflicts_remote_origin_remote_pos_rule_key UNIQUE (remote_origin, remote_pos, rule);
+
+ALTER TABLE ONLY ferry.counters
+    ADD CONSTRAINT counters_pkey PRIMARY KEY (tbl, key, col, dc);
+
 ALTER TABLE ONLY ferry.functions
     ADD CONSTRAINT functions_pkey PRIMARY KEY (signature);
 
 ALTER TABLE ONLY ferry.migrations
     ADD CONSTRAINT migrations_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY ferry.quarantine
+    ADD CONSTRAINT quarantine_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY ferry.row_versions
+    ADD CONSTRAINT row_versions_pkey PRIMARY KEY (tbl, key);
 
 ALTER TABLE ONLY ferry.skips
     ADD CONSTRAINT skips_pkey PRIMARY KEY (origin, pos);
@@ -384,4 +590,8 @@ CREATE INDEX changes_1_xid ON ferry.changes_1 USING btree (xid);
 
 CREATE INDEX changes_2_xid ON ferry.changes_2 USING btree (xid);
 
+CREATE INDEX conflicts_resolved_at ON ferry.conflicts USING btree (resolved_at);
+
 CREATE INDEX inbox_origin_pos ON ferry.inbox USING btree (origin, max_pos);
+
+CREATE INDEX row_versions_origin_pos ON ferry.row_versions USING btree (origin, pos);

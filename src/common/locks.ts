@@ -9,6 +9,8 @@ export const LOCK_CLASS = 1179800153;
 export const IDLE_TICKER_KEY = 1;
 /** Forwarder leadership for this DC's origin. */
 export const FORWARDER_KEY = 2;
+/** Serialises the advances of this DC's clock floor (ferry.advance_clock). */
+export const CLOCK_KEY = 3;
 
 /** 'FRRZ': applier leadership, one per (this DC, origin): (APPLY_LOCK_CLASS, hashtext(origin)). */
 export const APPLY_LOCK_CLASS = 1179800154;

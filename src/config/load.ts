@@ -10,14 +10,14 @@ import { configSchema, FerryConfig } from './schema';
  * forward.tickIntervalMs → FERRY_FORWARD__TICK_INTERVAL_MS. Values are read as YAML scalars or
  * flow sequences, and a plain comma list is a list (FERRY_PEERS=dc-b,dc-c).
  */
-const TOP_KEYS = ['origin', 'database', 'transport', 'peers', 'destinations', 'http', 'forward', 'apply'];
+const TOP_KEYS = ['origin', 'database', 'transport', 'peers', 'destinations', 'http', 'forward', 'apply', 'conflicts'];
 
 const snake = (k: string) => k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 const camel = (s: string) => s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 function envValue(raw: string, key: string): unknown {
   if (/^\s*[[{]/.test(raw)) return YAML.parse(raw);
-  if (['peers', 'destinations', 'brokers'].includes(key)) return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (['peers', 'destinations', 'brokers', 'priority'].includes(key)) return raw.split(',').map((s) => s.trim()).filter(Boolean);
   const v = YAML.parse(raw);
   return typeof v === 'number' || typeof v === 'boolean' ? v : raw;
 }

@@ -67,6 +67,28 @@ export const configSchema = z
         gapTimeoutMs: z.number().int().min(100).default(30_000),
       })
       .prefault({}),
+    conflicts: z
+      .object({
+        /**
+         * How concurrent writes of one row are resolved: lww (last writer by version wins),
+         * origin-priority (the DC listed first in `priority` wins, versions decide within one DC),
+         * or function (a SQL function of yours chooses; it must choose the same in every DC).
+         */
+        policy: z.enum(['lww', 'origin-priority', 'function']).default('lww'),
+        /** For origin-priority: DCs from the highest priority down. */
+        priority: z.array(dcId).default([]),
+        /** For function: schema.name of fn(tbl text, key jsonb, local jsonb, remote jsonb) returns text ('local' or 'remote'). */
+        function: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/, 'give the function as schema.name').optional(),
+        /** A remote version more than this ahead of this DC's clock raises the clock-skew alarm. */
+        maxClockSkewMs: z.number().int().min(0).default(60_000),
+        /** What the alarm does: alert (log, metric, status; the change is applied) or stop (the origin's stream stops). */
+        onClockSkew: z.enum(['alert', 'stop']).default('alert'),
+        /** ferry.conflicts rows older than this many days are deleted (0: kept for ever). */
+        keepDays: z.number().min(0).default(30),
+      })
+      .prefault({})
+      .refine((c) => c.policy !== 'function' || c.function, { message: 'policy function needs conflicts.function (schema.name)', path: ['function'] })
+      .refine((c) => c.policy !== 'origin-priority' || c.priority.length > 0, { message: 'policy origin-priority needs conflicts.priority (a list of DCs)', path: ['priority'] }),
   })
   .strict()
   .transform((c) => ({ ...c, destinations: c.destinations ?? c.peers }));

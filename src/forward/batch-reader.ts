@@ -7,7 +7,19 @@ import { declareBatchCursor } from '../tables/changes';
 import type { Tick } from '../tables/ticks';
 import { TrackedTable, trackedTables } from '../tables/tracked';
 
-type Row = { pos: string; id: string; xid: string; tbl: number; op: Op; row: string | null; old: string | null; json_text: Record<string, string> | null; tx_end: boolean };
+type Row = {
+  pos: string;
+  id: string;
+  xid: string;
+  tbl: number;
+  op: Op;
+  row: string | null;
+  old: string | null;
+  json_text: Record<string, string> | null;
+  hlc: string | null;
+  counters: Record<string, Record<string, string>> | null;
+  tx_end: boolean;
+};
 
 /**
  * Streams one batch in its canonical order (§3.2): transactions by their largest change id,
@@ -39,8 +51,11 @@ export async function* readBatch(client: PoolClient, prev: Tick, cur: Tick, firs
           row: x.op === 'D' ? null : x.row,
           old: x.old === null ? null : pickMembers(x.old, t.keyCols),
           at,
+          // changes captured before versions existed are older than any versioned one
+          ms: x.hlc === null ? 0 : Number(x.hlc),
         };
         if (x.json_text) change.jsonText = x.json_text;
+        if (x.counters) change.counters = x.counters;
         out.push(change);
       }
       yield out;

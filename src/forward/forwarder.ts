@@ -7,7 +7,7 @@ import { FORWARDER_KEY, LOCK_CLASS } from '../common/locks';
 import type { Logger } from '../common/logger';
 import { forwardLeader, forwardedBatches, forwardedChanges, forwardedFrames } from '../common/metrics';
 import { Signal } from '../common/sleep';
-import { Change, EncodedFrame, encodeFrames } from '../protocol/envelope';
+import { Change, EncodedFrame, encodeFrames, encodeHeartbeat } from '../protocol/envelope';
 import { countBatch } from '../tables/changes';
 import { forwarderEpochs } from '../tables/state';
 import { lockStamp, markPublished, nextBatch, stamp, Tick } from '../tables/ticks';
@@ -92,7 +92,7 @@ export class Forwarder {
           for await (const changes of readBatch(client, prev, cur, first, forward.readChunk)) {
             checkPositions(changes, first + seen);
             seen += changes.length;
-            const f = encodeFrames({ origin, epoch, tick: cur.tick, at: cur.createdAt.toISOString() }, changes, transport.maxFrameBytes);
+            const f = encodeFrames({ origin, epoch, tick: cur.tick, at: cur.createdAt.toISOString(), seen: cur.seen }, changes, transport.maxFrameBytes);
             frames += f.length;
             yield f;
           }
@@ -106,6 +106,15 @@ export class Forwarder {
       forwardedChanges.inc({ origin: this.cfg.origin }, cnt);
       forwardedFrames.inc({ origin: this.cfg.origin }, frames);
       log.debug({ tick: cur.tick, first, cnt, frames }, 'published batch');
+    } else if (!sameVector(prev.seen, cur.seen)) {
+      // nothing of our own to send, but what we applied moved on: the peers learn it
+      const meta = { origin: this.cfg.origin, epoch: leader.epoch, tick: cur.tick, at: cur.createdAt.toISOString(), seen: cur.seen };
+      await this.publisher.publish(
+        cur.tick,
+        (async function* () {
+          yield [encodeHeartbeat(meta, first - 1)];
+        })(),
+      );
     }
     await this.inFencedTx(leader, (c) => markPublished(c, cur.tick));
     forwardedBatches.inc({ origin: this.cfg.origin });
@@ -137,6 +146,11 @@ export class Forwarder {
       client.release();
     }
   }
+}
+
+function sameVector(a: Record<string, number>, b: Record<string, number>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
 function checkPositions(changes: Change[], expected: number): void {

@@ -61,11 +61,16 @@ export function decodeFrame(body: string, hint: { origin?: string } = {}): Frame
   const tick = top.int(f.tick, 'tick', 1);
   const at = v1 ? '' : top.str(f.at, 'at');
   if (!Array.isArray(f.changes)) top.fail('changes must be an array');
+  const seen: Record<string, number> = {};
+  if (!v1) {
+    const sv = top.obj(f.seen, 'seen', false)!;
+    for (const [k, v] of Object.entries(sv)) seen[k] = top.int(v, `seen.${k}`);
+  }
   const changes: Change[] = (f.changes as unknown[]).map((c, i) => decodeChange(c, { origin, tick }, at, v1, i));
   for (let i = 1; i < changes.length; i++) {
     if (changes[i].pos !== changes[i - 1].pos + 1) new Check({ origin, tick, pos: changes[i].pos }).fail('positions inside a frame must be consecutive');
   }
-  const frame: Frame = { v: f.v as number, origin, epoch, tick, at, changes };
+  const frame: Frame = { v: f.v as number, origin, epoch, tick, at, seen, changes };
   if (f.chunk !== undefined) {
     const k = top.obj(f.chunk, 'chunk', false) as Record<string, unknown>;
     const pos = top.int(k.pos, 'chunk.pos', 1);
@@ -77,7 +82,8 @@ export function decodeFrame(body: string, hint: { origin?: string } = {}): Frame
     if (changes.length) ck.fail('a chunk frame carries no whole changes');
     frame.chunk = { pos, index, count, data: k.data as string };
   } else if (!changes.length) {
-    top.fail('a frame must carry changes or a chunk');
+    if (f.after === undefined || v1) top.fail('a frame must carry changes, a chunk, or be a heartbeat (after)');
+    frame.after = top.int(f.after, 'after');
   }
   return frame;
 }
@@ -111,11 +117,22 @@ export function decodeChange(raw: unknown, where: { origin: string; tick: number
       row: row && stringifyExact(row),
       old: old && pickMembers(stringifyExact(old), Object.keys(old)),
       at: typeof c.at === 'string' ? c.at : ck.fail('at must be a timestamp string'),
+      // version 1 had no clock: its changes are older than any versioned change
+      ms: 0,
     };
   } else {
     ck.text(c.key, 'key', op === 'T');
     ck.text(c.row, 'row', op === 'T' || op === 'D');
     ck.text((c.old ??= null), 'old', true);
+    ck.int(c.ms, 'ms');
+    if (c.counters !== undefined) {
+      const cs = ck.obj(c.counters, 'counters', false)!;
+      for (const [col, shares] of Object.entries(cs)) {
+        for (const [dc, v] of Object.entries(ck.obj(shares, `counters.${col}`, false)!)) {
+          if (typeof v !== 'string' || !/^-?\d+(\.\d+)?$/.test(v)) ck.fail(`counters.${col}.${dc} must be a number as text`);
+        }
+      }
+    }
     // the parsed object itself becomes the change: nothing is copied
     c.at = at;
     change = c as unknown as Change;

@@ -35,6 +35,13 @@ export interface Change {
   /** When the batch holding it was cut (an upper bound of its commit time). */
   at: string;
   /**
+   * The origin's clock when the change was made (milliseconds, DESIGN.md §6). With the origin and
+   * the id it is the change's version: see apply/merge.ts.
+   */
+  ms: number;
+  /** Counter columns: the origin's share after the change, {col: {dc: value}} (value as exact text). */
+  counters?: Record<string, Record<string, string>>;
+  /**
    * The exact text of json/jsonb values the row image cannot carry: every json column (its text
    * as written) and a jsonb column holding the JSON null. Absent when there is none. The applier
    * writes these columns from this text instead of from the row image.
@@ -58,8 +65,15 @@ export interface Frame {
   tick: number;
   /** When the tick was cut; every change in the frame carries it. */
   at: string;
+  /** The origin's applied position of each other origin when the tick was cut (its version vector). */
+  seen: Record<string, number>;
   changes: Change[];
   chunk?: ChunkPart;
+  /**
+   * A heartbeat carries no change: the origin's stream is at this position and its vector moved
+   * (an idle DC tells its peers what it has applied).
+   */
+  after?: number;
 }
 
 /** A frame ready for a transport: its text plus what the transport needs without parsing it. */
@@ -83,15 +97,23 @@ export interface BatchMeta {
   tick: number;
   /** When the tick was cut (ISO 8601). */
   at: string;
+  seen?: Record<string, number>;
 }
 
-const header = (m: BatchMeta) => `{"v":${PROTOCOL_VERSION},"origin":${JSON.stringify(m.origin)},"epoch":${m.epoch},"tick":${m.tick},"at":${JSON.stringify(m.at)},`;
+const header = (m: BatchMeta) =>
+  `{"v":${PROTOCOL_VERSION},"origin":${JSON.stringify(m.origin)},"epoch":${m.epoch},"tick":${m.tick},"at":${JSON.stringify(m.at)},"seen":${JSON.stringify(m.seen ?? {})},`;
+
+/** A frame with no change: the stream is at position `after`, and the origin's vector is `meta.seen`. */
+export function encodeHeartbeat(meta: BatchMeta, after: number): EncodedFrame {
+  return { body: `${header(meta)}"changes":[],"after":${after}}`, origin: meta.origin, tick: meta.tick, firstPos: after, lastPos: after, dedupId: `${meta.origin}-hb-${meta.tick}` };
+}
 const str = (s: string | null) => (s === null ? 'null' : JSON.stringify(s));
 
 /** One change as frame text (without `at`, which the frame carries). */
 export function encodeChange(c: Change): string {
-  let s = `{"pos":${c.pos},"id":${c.id},"xid":${JSON.stringify(c.xid)},"txEnd":${c.txEnd},"table":${JSON.stringify(c.table)},"op":"${c.op}","key":${str(c.key)},"row":${str(c.row)}`;
+  let s = `{"pos":${c.pos},"id":${c.id},"xid":${JSON.stringify(c.xid)},"txEnd":${c.txEnd},"table":${JSON.stringify(c.table)},"op":"${c.op}","ms":${c.ms},"key":${str(c.key)},"row":${str(c.row)}`;
   if (c.old !== null) s += `,"old":${JSON.stringify(c.old)}`;
+  if (c.counters) s += `,"counters":${JSON.stringify(c.counters)}`;
   if (c.jsonText) s += `,"jsonText":${stringifyExact(c.jsonText)}`;
   return s + '}';
 }
@@ -99,7 +121,7 @@ export function encodeChange(c: Change): string {
 /** A change as one JSON document with its images as JSON objects, for people (audit, logs). */
 export function changeAsJson(c: Change): string {
   const img = (t: string | null) => t ?? 'null';
-  return `{"pos":${c.pos},"id":${c.id},"xid":${JSON.stringify(c.xid)},"txEnd":${c.txEnd},"table":${JSON.stringify(c.table)},"op":"${c.op}","key":${img(c.key)},"row":${img(c.row)},"old":${img(
+  return `{"pos":${c.pos},"id":${c.id},"xid":${JSON.stringify(c.xid)},"txEnd":${c.txEnd},"table":${JSON.stringify(c.table)},"op":"${c.op}","ms":${c.ms},"key":${img(c.key)},"row":${img(c.row)},"old":${img(
     c.old,
   )},"at":${JSON.stringify(c.at)}${c.jsonText ? `,"jsonText":${stringifyExact(c.jsonText)}` : ''}}`;
 }

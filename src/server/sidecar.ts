@@ -1,6 +1,6 @@
 import { Applier } from '../apply/applier';
 import type { FerryConfig } from '../config/schema';
-import { checkSchema } from '../capture/migrate';
+import { checkOrigin, checkSchema } from '../capture/migrate';
 import { connect, createPool } from '../common/db';
 import { isRetriable } from '../common/errors';
 import { safeUrl, type Logger } from '../common/logger';
@@ -21,6 +21,7 @@ export async function schemaReady(config: FerryConfig, log: Logger, stop: AbortS
       const c = await connect(config.database, { application_name: 'ferry-check' });
       try {
         await checkSchema(c);
+        await checkOrigin(c, config.origin);
         return true;
       } finally {
         await c.end().catch(() => undefined);

@@ -66,16 +66,30 @@ export interface AppliedUpTo {
   offset: string | null;
   sourceAt: string | null;
   seenPos: number;
+  /** The origin's vector as of the last batch applied, when known. */
+  peerSeen: Record<string, number> | null;
 }
 
 /** Inside the destination transaction that applied everything up to `u.pos`. */
 export async function recordApplied(db: Queryable, origin: string, u: AppliedUpTo): Promise<void> {
   await db.query(
     `update ferry.applied set pos = $2, tick = coalesce($3, tick), transport_offset = $4, source_at = $5, applied_at = clock_timestamp(),
-            seen_pos = greatest(seen_pos, $6), seen_at = clock_timestamp(), status = 'running', error = null, error_kind = null, error_pos = null, error_at = null
+            seen_pos = greatest(seen_pos, $6), seen_at = clock_timestamp(), status = 'running', error = null, error_kind = null, error_pos = null, error_at = null,
+            peer_seen = ferry.max_vector(peer_seen, $7::jsonb)
       where origin = $1`,
-    [origin, u.pos, u.tick, u.offset, u.sourceAt, u.seenPos],
+    [origin, u.pos, u.tick, u.offset, u.sourceAt, u.seenPos, u.peerSeen ? JSON.stringify(u.peerSeen) : null],
   );
+}
+
+/** The origin's vector from a heartbeat (or a re-publish) at or below the applied position. */
+export async function recordPeerSeen(db: Queryable, origin: string, seen: Record<string, number>): Promise<void> {
+  await db.query('update ferry.applied set peer_seen = ferry.max_vector(peer_seen, $2::jsonb) where origin = $1', [origin, JSON.stringify(seen)]);
+}
+
+/** Each peer's vector as of its last batch applied here: what it had applied of every origin. */
+export async function peerVectors(db: Queryable): Promise<Record<string, Record<string, number>>> {
+  const r = await db.query<{ origin: string; peer_seen: Record<string, string | number> }>('select origin, peer_seen from ferry.applied');
+  return Object.fromEntries(r.rows.map((x) => [x.origin, Object.fromEntries(Object.entries(x.peer_seen ?? {}).map(([k, v]) => [k, Number(v)]))]));
 }
 
 /** Records that an origin's stream is stopped and why (shown by `ferry status`). */

@@ -23,8 +23,8 @@ export async function countBatch(db: Queryable, prev: Tick, cur: Tick): Promise<
 export async function declareBatchCursor(db: Queryable, name: string, prev: Tick, cur: Tick, firstPos: number): Promise<void> {
   await db.query(
     `declare ${name} no scroll cursor for
-     select $3::bigint + row_number() over (order by txmax, id) - 1 as pos, id, xid::text as xid, tbl::oid as tbl, op, row::text as row, old::text as old, json_text, id = txmax as tx_end
-       from (select c.id, c.xid, c.tbl, c.op, c.row, c.old, c.json_text, max(c.id) over (partition by c.xid) as txmax
+     select $3::bigint + row_number() over (order by txmax, id) - 1 as pos, id, xid::text as xid, tbl::oid as tbl, op, row::text as row, old::text as old, json_text, hlc, counters, id = txmax as tx_end
+       from (select c.id, c.xid, c.tbl, c.op, c.row, c.old, c.json_text, c.hlc, c.counters, max(c.id) over (partition by c.xid) as txmax
                from ferry.changes c where ${BATCH_WHERE}) b
       order by txmax, id`,
     [prev.snap, cur.snap, firstPos],

@@ -12,16 +12,19 @@ export interface Tick {
   firstPos: number | null;
   cnt: number | null;
   createdAt: Date;
+  /** This DC's applied position of each origin when the tick was cut (its version vector). */
+  seen: Record<string, number>;
 }
 
-type TickRow = { tick: string; snap: string; first_pos: string | null; cnt: string | null; created_at: Date };
-const COLS = `tick, snap::text as snap, first_pos, cnt, created_at`;
+type TickRow = { tick: string; snap: string; first_pos: string | null; cnt: string | null; created_at: Date; seen: Record<string, number> | null };
+const COLS = `tick, snap::text as snap, first_pos, cnt, created_at, seen`;
 const toTick = (r: TickRow): Tick => ({
   tick: Number(r.tick),
   snap: r.snap,
   firstPos: r.first_pos === null ? null : Number(r.first_pos),
   cnt: r.cnt === null ? null : Number(r.cnt),
   createdAt: r.created_at,
+  seen: Object.fromEntries(Object.entries(r.seen ?? {}).map(([k, v]) => [k, Number(v)])),
 });
 
 /** The last position of this origin that is in a published batch: what the peers can have. */

@@ -19,7 +19,7 @@ function changes(): Change[] {
   let pos = 0;
   for (let t = 0; t < 10; t++) {
     const id = t + 1;
-    const base = { table: 'public.items', old: null, at: new Date().toISOString(), xid: String(1000 + t) };
+    const base = { table: 'public.items', old: null, at: new Date().toISOString(), xid: String(1000 + t), ms: 1_000_000 + t };
     const key = (k: number) => `{"id": ${k}}`;
     const row = (v: string, n: number) => JSON.stringify({ id, v, n });
     out.push({ ...base, pos: ++pos, id: pos, txEnd: false, op: 'I', key: key(id), row: row(`v${id}`, 0) });

@@ -1,14 +1,14 @@
 // The bulk path (a group collapsed to each row's final state, written per table in set-based
 // statements, tables in foreign-key order) leaves exactly the tables the change-by-change path
-// leaves, and both equal the origin, for random histories: inserts, updates, deletes, key changes
+// (what the applier does to find a change at fault) leaves, and both equal the origin, for random histories: inserts, updates, deletes, key changes
 // with ON UPDATE CASCADE, children moving between parents, ON DELETE CASCADE, a unique column
 // whose values move between rows, TRUNCATE. Histories are made by fast-check and run on a real
 // origin with Ferry's triggers; the changes are the ones Ferry captures.
 import fc from 'fast-check';
 import { Client } from 'pg';
-import { writeGroup } from '../../src/apply/group-writer';
-import { applyInOrder } from '../../src/apply/serial-sql';
+import { GroupWriter } from '../../src/apply/group-writer';
 import { TableCatalog } from '../../src/apply/table-info';
+import { quietLog } from '../support/origin';
 import { migrate } from '../../src/capture/migrate';
 import { readBatch } from '../../src/forward/batch-reader';
 import type { Change } from '../../src/protocol/envelope';
@@ -104,6 +104,10 @@ async function captured(db: Client): Promise<Change[]> {
   return out;
 }
 
+/** The applier's group writer for dc-a's changes at a destination. */
+const writer = (db: Client, self: string) =>
+  new GroupWriter(db, { catalog: new TableCatalog(db, 'dc-a'), origin: 'dc-a', self, policy: { kind: 'lww' }, maxClockSkewMs: 60_000, onClockSkew: 'alert', log: quietLog });
+
 /** Source transactions, in order. */
 function transactions(changes: Change[]): Change[][] {
   const out: Change[][] = [];
@@ -147,9 +151,11 @@ describe('bulk and change-by-change apply', () => {
       dbs.push(c);
     }
     [origin, bulk, serial] = dbs;
-    await migrate(origin);
+    await migrate(origin, { origin: 'dc-a' });
     await origin.query(TABLES);
     for (const t of ['parent', 'child', 'users']) await origin.query('select ferry.track($1::regclass)', [t]);
+    await migrate(bulk, { origin: 'dc-b' });
+    await migrate(serial, { origin: 'dc-c' });
     await bulk.query(TABLES);
     await serial.query(TABLES);
   });
@@ -169,13 +175,13 @@ describe('bulk and change-by-change apply', () => {
     await origin.query(`delete from pet where id = 20`);
     const group = await captured(origin);
     // one group: pet 10 moves to owner 2 before owner 1 goes, owner 3 and its pet are new
-    const bc = new TableCatalog(bulk, 'dc-a');
-    await expect(inTx(bulk, () => writeGroup(bulk, bc, 'dc-a', group))).resolves.toBe(true);
+    await expect(inTx(bulk, () => writer(bulk, 'dc-b').write(group))).resolves.toBe(true);
     const rows = async (db: Client) => (await db.query(`select (select string_agg(t::text, ' ' order by id) from owner t) o, (select string_agg(t::text, ' ' order by id) from pet t) p`)).rows[0];
     expect(await rows(bulk)).toEqual(await rows(origin));
     // and a group that deletes a pet and its owner deletes the pet first
     await origin.query(`delete from pet where id = 30; delete from owner where id = 3`);
-    await expect(inTx(bulk, async () => writeGroup(bulk, bc, 'dc-a', await captured(origin)))).resolves.toBe(true);
+    const more = await captured(origin);
+    await expect(inTx(bulk, () => writer(bulk, 'dc-b').write(more))).resolves.toBe(true);
     expect(await rows(bulk)).toEqual(await rows(origin));
   });
 
@@ -184,30 +190,35 @@ describe('bulk and change-by-change apply', () => {
     let bulkGroups = 0;
     await fc.assert(
       fc.asyncProperty(history, cuts, async (txs, cut) => {
-        for (const db of dbs) await db.query('truncate child, parent, users');
+        for (const db of dbs) await db.query('truncate child, parent, users, ferry.row_versions');
         await captured(origin); // the truncates above, at the origin: not part of this history
         await run(origin, txs);
         const source = transactions(await captured(origin));
         // change by change, one destination transaction per source transaction
-        const sc = new TableCatalog(serial, 'dc-a');
+        const sw = writer(serial, 'dc-c');
         for (const tx of source) {
           const ok = await inTx(serial, async () => {
-            for (const c of tx) await applyInOrder(serial, sc, 'dc-a', [c]);
+            for (const c of tx) await sw.write([c]);
           });
           if (!ok) throw new Error(`change by change failed on transaction ending at ${tx[tx.length - 1].pos}`);
         }
         // grouped as the applier groups them; a group that cannot go in bulk goes one source
         // transaction at a time, in origin order, as the applier's isolation does
-        const bc = new TableCatalog(bulk, 'dc-a');
+        const bw = writer(bulk, 'dc-b');
         for (let i = 0, k = 0; i < source.length; k++) {
           const group = source.slice(i, i + cut[k % cut.length]);
           i += group.length;
           groups++;
-          if (await inTx(bulk, () => writeGroup(bulk, bc, 'dc-a', group.flat()))) {
+          if (await inTx(bulk, () => bw.write(group.flat()))) {
             bulkGroups++;
             continue;
           }
-          for (const tx of group) if (!(await inTx(bulk, () => applyInOrder(bulk, bc, 'dc-a', tx)))) throw new Error('isolated apply failed');
+          for (const tx of group) {
+            const ok = await inTx(bulk, async () => {
+              for (const c of tx) await bw.write([c]);
+            });
+            if (!ok) throw new Error('isolated apply failed');
+          }
         }
         const want = await dump(origin);
         expect(await dump(serial)).toEqual(want);

@@ -145,7 +145,7 @@ describe('schema version', () => {
     const c = new Client({ connectionString: url });
     await c.connect();
     try {
-      await migrate(c, older.id); // as an earlier Ferry release left it
+      await migrate(c, { upTo: older.id }); // as an earlier Ferry release left it
     } finally {
       await c.end();
     }

@@ -31,7 +31,7 @@ describe('schema ferry', () => {
     url = await freshDatabase('a');
     c = new Client({ connectionString: url });
     await c.connect();
-    await migrate(c);
+    await migrate(c, { origin: 'dc-a' });
   });
   afterAll(async () => {
     await c.end();
@@ -47,7 +47,7 @@ describe('schema ferry', () => {
 
   it('ferry init twice changes nothing, and the build check passes', async () => {
     const before = dumpSchema(url);
-    const again = await migrate(c);
+    const again = await migrate(c, { origin: 'dc-a' });
     expect(again.applied).toEqual([]);
     expect(dumpSchema(url)).toBe(before);
     await expect(checkSchema(c)).resolves.toBeUndefined();
@@ -62,14 +62,14 @@ describe('schema ferry', () => {
     await c.query(`create function ferry.extra() returns int language sql as 'select 1'`);
     await expect(checkSchema(c)).rejects.toThrow(/function\(s\) .*ferry\.extra\(\).*ferry\.rotate\(\).* differ from what `ferry init` installed .*run `ferry init` to restore them/);
     await c.query('drop function ferry.extra()');
-    await migrate(c);
+    await migrate(c, { origin: 'dc-a' });
     await expect(checkSchema(c)).resolves.toBeUndefined();
   });
 
   it('functions of another build are refused', async () => {
     await c.query(`update ferry.functions set build = 'another'`);
     await expect(checkSchema(c)).rejects.toThrow(/installed by another Ferry build: run `ferry init`/);
-    await migrate(c);
+    await migrate(c, { origin: 'dc-a' });
     await expect(checkSchema(c)).resolves.toBeUndefined();
   });
 });

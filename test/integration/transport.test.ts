@@ -155,7 +155,7 @@ describe.each([kafkaTransport, sqsTransport, memoryTransport])('transport confor
     // real envelopes: small frames, so one batch makes many messages
     const changes: Change[] = Array.from({ length: 30 }, (_, i) => ({
       pos: i + 1, id: 100 + i, xid: '774421', txEnd: i % 3 === 2, table: 'public.accounts', op: 'U',
-      key: `{"aid": ${i}}`, row: `{"aid": ${i}, "note": "ä😀"}`, old: null, at: '2026-11-22T02:40:33.627Z',
+      key: `{"aid": ${i}}`, row: `{"aid": ${i}, "note": "ä😀"}`, old: null, at: '2026-11-22T02:40:33.627Z', ms: 1_795_000_000_000 + i,
     }));
     const first = encodeFrames({ origin: ORIGIN, epoch: 1, tick: 1, at: '2026-11-22T02:40:33.627Z' }, changes.slice(0, 24), 450);
     const second = encodeFrames({ origin: ORIGIN, epoch: 1, tick: 2, at: '2026-11-22T02:40:33.627Z' }, changes.slice(24), 450);

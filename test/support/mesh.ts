@@ -44,7 +44,7 @@ export async function createMesh(kind: TransportKind, ddl: string, tables: strin
   for (const l of letters) {
     const dc = `dc-${l}`;
     url[dc] = await freshDatabase(l);
-    await prepareOrigin(url[dc], ddl, tables);
+    await prepareOrigin(url[dc], ddl, tables, dc);
     cfg[dc] = testConfig(url[dc], kind, { peers: dcs.filter((d) => d !== dc), http: { port: 0 }, apply: { gapTimeoutMs: 5000 }, ...over }, dc, prefix);
   }
   const running = new Map<string, { ac: AbortController; done: Promise<void> }>();

@@ -21,11 +21,11 @@ import { uniq } from './db';
 export const quietLog = createLogger(process.env.FERRY_TEST_LOG_LEVEL ?? 'warn');
 
 /** Installs schema ferry in a database and runs the given DDL + track calls. */
-export async function prepareOrigin(url: string, ddl: string, tables: string[]): Promise<void> {
+export async function prepareOrigin(url: string, ddl: string, tables: string[], origin = 'dc-a'): Promise<void> {
   const c = new Client({ connectionString: url });
   await c.connect();
   try {
-    await migrate(c);
+    await migrate(c, { origin });
     if (ddl) await c.query(ddl);
     for (const t of tables) await c.query('select ferry.track($1::regclass)', [t]);
   } finally {

@@ -16,6 +16,7 @@ const ch = (table: string, op: Op, id: number, v = '', old?: number): Change => 
   row: op === 'I' || op === 'U' ? `{"id": ${id}, "v": "${v}"}` : null,
   old: old === undefined ? null : `{"id": ${old}}`,
   at: '',
+  ms: 1000 + pos,
 });
 beforeEach(() => (pos = 0));
 const ps = (cs: Change[]) => cs.map((c) => c.pos);

@@ -17,7 +17,7 @@ function fakeDb(failOn?: RegExp) {
   return { db: db as unknown as PoolClient, sent };
 }
 
-const c = (pos: number, txEnd = true): Change => ({ pos, id: pos, xid: '1', txEnd, table: 'public.t', op: 'I', key: `{"id": ${pos}}`, row: `{"id": ${pos}}`, old: null, at: '' });
+const c = (pos: number, txEnd = true): Change => ({ pos, id: pos, xid: '1', txEnd, table: 'public.t', op: 'I', key: `{"id": ${pos}}`, row: `{"id": ${pos}}`, old: null, at: '', ms: pos });
 const writeOk = async () => undefined;
 
 describe('DestinationTransaction', () => {

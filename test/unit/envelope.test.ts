@@ -1,5 +1,5 @@
 import { decodeFrame } from '../../src/protocol/decode';
-import { Change, encodeFrames } from '../../src/protocol/envelope';
+import { Change, encodeFrames, encodeHeartbeat } from '../../src/protocol/envelope';
 import { Reassembler } from '../../src/protocol/reassembler';
 import { LosslessNumber, parseExact, stringifyExact } from '../../src/protocol/json';
 import { StreamError } from '../../src/common/errors';
@@ -17,6 +17,7 @@ const change = (pos: number, extra: Partial<Change> = {}): Change => ({
   row: `{"aid": ${pos}, "abalance": 17}`,
   old: null,
   at: AT,
+  ms: 1_795_000_000_000 + pos,
   ...extra,
 });
 
@@ -42,6 +43,17 @@ describe('frames', () => {
     expect('jsonText' in back[0]).toBe(false);
     expect(f.body).not.toContain('"jsonText":null');
     expect(f.body).not.toContain('"old"');
+  });
+
+  it('carry the vector of the origin, counter shares, and heartbeats that hold no change', () => {
+    const seen = { 'dc-b': 41, 'dc-c': 7 };
+    const withShares = change(9, { counters: { balance: { 'dc-a': '12.50', '': '100' } } });
+    const [f] = encodeFrames({ ...meta, seen }, [withShares], 10_000);
+    const back = decodeFrame(f.body);
+    expect(back.seen).toEqual(seen);
+    expect(back.changes).toEqual([withShares]);
+    const hb = decodeFrame(encodeHeartbeat({ ...meta, seen }, 812).body);
+    expect(hb).toMatchObject({ changes: [], after: 812, seen, tick: 812 });
   });
 
   it('escape the characters an SQS message cannot carry, and decode them back', () => {
@@ -99,7 +111,10 @@ describe('frames', () => {
     expect(bad((f) => (f.v = 9))).toThrow(/protocol version 9 is not one this Ferry reads/);
     expect(bad((f) => (f.changes[0].op = 'X'))).toThrow(/op must be one of .*origin dc-a, tick 812, pos 5/);
     expect(bad((f) => (f.changes[0].pos = -1))).toThrow(/pos must be an integer/);
-    expect(bad((f) => (f.changes = []))).toThrow(/carry changes or a chunk/);
+    expect(bad((f) => (f.changes = []))).toThrow(/must carry changes, a chunk, or be a heartbeat/);
+    expect(bad((f) => delete f.changes[0].ms)).toThrow(/ms must be an integer/);
+    expect(bad((f) => (f.seen = { 'dc-b': 'x' }))).toThrow(/seen.dc-b must be an integer/);
+    expect(bad((f) => (f.changes[0].counters = { n: { 'dc-a': 1 } }))).toThrow(/counters.n.dc-a must be a number as text/);
     expect(bad((f) => f.changes.push({ ...f.changes[0], pos: 9 }))).toThrow(/consecutive/);
     expect(bad((f) => delete f.changes[0].txEnd)).toThrow(/txEnd/);
     expect(bad((f) => (f.changes[0].row = { aid: 5 }))).toThrow(/row must be JSON object text/);

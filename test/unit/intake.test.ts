@@ -2,14 +2,14 @@
 // next, and which deliveries a commit lets go of. No services.
 import { IntakeLedger } from '../../src/apply/intake';
 import { StreamError } from '../../src/common/errors';
-import { Change, encodeFrames } from '../../src/protocol/envelope';
+import { Change, encodeFrames, encodeHeartbeat } from '../../src/protocol/envelope';
 import type { Delivery } from '../../src/transport/types';
 
 const ORIGIN = 'dc-a';
 const AT = '2026-11-28T00:00:00.000Z';
 
 function change(pos: number, txEnd = true, v = `v${pos}`): Change {
-  return { pos, id: pos, xid: String(1000 + pos), txEnd, table: 'public.t', op: 'I', key: `{"id": ${pos}}`, row: JSON.stringify({ id: pos, v }), old: null, at: AT };
+  return { pos, id: pos, xid: String(1000 + pos), txEnd, table: 'public.t', op: 'I', key: `{"id": ${pos}}`, row: JSON.stringify({ id: pos, v }), old: null, at: AT, ms: pos };
 }
 
 /** One delivery per frame, carrying the given changes, with a Kafka-like offset. */
@@ -51,7 +51,7 @@ describe('IntakeLedger', () => {
     const [late] = deliveries([change(2)]);
     l.receive(late);
     expect(l.take(10)).toEqual([]);
-    expect(l.takeDuplicates()).toEqual([late]);
+    expect(l.takeDuplicates()).toEqual({ ack: [late], seen: {} });
   });
 
   it('gap: names the missing position, the first change held after it and that change\'s tick', () => {
@@ -144,6 +144,20 @@ describe('IntakeLedger', () => {
     // the change itself stays held; a frame read back from the inbox adds nothing twice
     l.receiveStored(d3.body);
     expect(l.size).toBe(1);
+  });
+
+  it('the origin\'s vector: the one of the last delivery let go; a heartbeat holds no change but moves it', () => {
+    const l = ledger();
+    const at = (tick: number, seen: Record<string, number>, cs: Change[]) =>
+      encodeFrames({ origin: ORIGIN, epoch: 1, tick, at: AT, seen }, cs, 100_000).map((f) => ({ body: f.body, origin: ORIGIN }))[0];
+    l.receive(at(1, { 'dc-b': 3 }, [change(1)]));
+    l.receive(at(2, { 'dc-b': 5 }, [change(2)]));
+    l.take(10);
+    expect(l.applyCommitted(2).seen).toEqual({ 'dc-b': 5 });
+    l.receive({ body: encodeHeartbeat({ origin: ORIGIN, epoch: 1, tick: 3, at: AT, seen: { 'dc-b': 9 } }, 2).body, origin: ORIGIN });
+    expect(l.take(10)).toEqual([]);
+    expect(l.waiting(false)).toBeNull();
+    expect(l.takeDuplicates().seen).toEqual({ 'dc-b': 9 });
   });
 
   it('reset: forgets everything received, keeps the applied position', () => {

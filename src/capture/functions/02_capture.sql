@@ -6,26 +6,42 @@
 -- it holds json converted to jsonb, and the JSON null as null). NULL for everything else, so tables
 -- without such columns pay nothing. Columns are found when the function is generated (ferry track,
 -- rotation).
+--
+-- Each change is stamped with this DC's clock (hlc, DESIGN.md §6). A DELETE (and the old key of a
+-- key change) also leaves a tombstone in ferry.row_versions: the one write capture makes besides
+-- the change row, and only for deletes.
 create or replace function ferry.capture_source(p_tbl regclass) returns text
 language plpgsql stable as $$
 declare
   t ferry.tracked;
-  v_slot int;
+  st ferry.state;
   v_target text;
   v_newkey text;
   v_oldkey text;
   v_oldobj text;
   v_jtext text;
+  v_keytext_new text;
+  v_keytext_old text;
+  v_wall text;
+  v_counters text := '';
+  v_counters_json text := 'null';
+  c text;
 begin
   select * into t from ferry.tracked where tbl = p_tbl;
   if not found then
     raise exception 'ferry: table % is not tracked', p_tbl;
   end if;
-  select slot into v_slot from ferry.state;
-  v_target := format('ferry.changes_%s', v_slot);
+  select * into st from ferry.state;
+  if st.origin is null then
+    raise exception 'ferry: this database has no DC id yet: run `ferry init --config FILE` (it records the origin)';
+  end if;
+  v_target := format('ferry.changes_%s', st.slot);
   select string_agg(format('NEW.%I', k), ', '), string_agg(format('OLD.%I', k), ', '),
-         string_agg(format('%L, OLD.%I', k, k), ', ')
-    into v_newkey, v_oldkey, v_oldobj
+         string_agg(format('%L, OLD.%I', k, k), ', '),
+         -- the key as the wire writes it: {"a": 1, "b": "x"} (src/protocol/json-scan.ts)
+         '''{'' || ' || string_agg(format('%L || to_jsonb(NEW.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}''',
+         '''{'' || ' || string_agg(format('%L || to_jsonb(OLD.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}'''
+    into v_newkey, v_oldkey, v_oldobj, v_keytext_new, v_keytext_old
     from unnest(t.key_cols) k;
   -- one jsonb_build_object per column (no 100-argument limit), over json/jsonb and their domains
   select string_agg(format('jsonb_build_object(%L, %s)', a.attname,
@@ -45,7 +61,38 @@ begin
      and b.base in ('json'::regtype, 'jsonb'::regtype);
   v_jtext := case when v_jtext is null then 'null'
                   else format('nullif(jsonb_strip_nulls(%s), %L)', v_jtext, '{}') end;
+  -- this DC's wall clock in milliseconds (plus the offset a test may inject, read now: a constant)
+  v_wall := format('((extract(epoch from clock_timestamp()) * 1000)::bigint + %s)', st.clock_offset_ms);
+  -- counter columns: this DC's share moves by the change; the change carries the share (and the
+  -- value counting began with, the first time), never a delta, so redelivery cannot add twice
+  foreach c in array t.counters loop
+    v_counters := v_counters || format($c$
+    v_key := case when TG_OP = 'DELETE' then %5$s else %6$s end;
+    if TG_OP = 'INSERT' then
+      delete from ferry.counters where tbl = %1$s and key = v_key and col = %2$L;
+      insert into ferry.counters (tbl, key, col, dc, value, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0), v_id);
+      v_shares := v_shares || jsonb_build_object(%2$L, jsonb_build_object(%3$L, coalesce(NEW.%4$I, 0)::text));
+    elsif TG_OP = 'UPDATE' and NEW.%4$I is distinct from OLD.%4$I then
+      insert into ferry.counters (tbl, key, col, dc, value, seq)
+      select %1$s, v_key, %2$L, '', coalesce(OLD.%4$I, 0), 0
+       where not exists (select 1 from ferry.counters where tbl = %1$s and key = v_key and col = %2$L);
+      insert into ferry.counters as s (tbl, key, col, dc, value, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0) - coalesce(OLD.%4$I, 0), v_id)
+      on conflict (tbl, key, col, dc) do update set value = s.value + excluded.value, seq = excluded.seq;
+      v_shares := v_shares || jsonb_build_object(%2$L, (select jsonb_object_agg(dc, value::text) from ferry.counters
+                                                          where tbl = %1$s and key = v_key and col = %2$L and dc in (%3$L, '')));
+    elsif TG_OP = 'DELETE' then
+      delete from ferry.counters where tbl = %1$s and key = v_key and col = %2$L;
+    end if;$c$, p_tbl::oid, c, st.origin, c, v_keytext_old, v_keytext_new);
+  end loop;
+  if v_counters <> '' then
+    v_counters_json := 'v_shares';
+  end if;
   return format($body$
+declare
+  v_ms bigint;
+  v_id bigint;
+  v_key text;
+  v_shares jsonb := '{}';
 begin
   -- writes applied by Ferry carry ferry.origin and are not captured again (loop prevention)
   if current_setting('ferry.origin', true) <> '' then
@@ -55,22 +102,40 @@ begin
   if not pg_try_advisory_xact_lock_shared(%2$s, 1) then
     perform pg_notify('ferry_wake', '');
   end if;
+  -- the version of this change: the clock's floor (moved on by the ticker and the appliers; by
+  -- this writer too when it finds it more than a second behind the wall clock)
+  v_ms := pg_sequence_last_value('ferry.clock');
+  if v_ms < %8$s - 1000 then
+    v_ms := ferry.advance_clock(%8$s);
+  end if;
+  if TG_OP = 'TRUNCATE' then
+    insert into %1$s (tbl, op, hlc) values (%3$s, 'T', v_ms);
+    return null;
+  end if;
+  v_id := nextval('ferry.change_id_seq');
+%11$s
   if TG_OP = 'UPDATE' then
     if (%4$s) is distinct from (%5$s) then
-      insert into %1$s (tbl, op, row, old, json_text) values (%3$s, 'U', to_jsonb(NEW), jsonb_build_object(%6$s), %7$s);
+      insert into %1$s (id, tbl, op, row, old, json_text, hlc, counters) values (v_id, %3$s, 'U', to_jsonb(NEW), jsonb_build_object(%6$s), %7$s, v_ms, %12$s);
+      -- the old key is gone: a tombstone, so a late change to it cannot bring it back
+      insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
+      values (%3$s, %10$s, v_ms, %13$L, v_id, true, pg_current_xact_id(), null)
+      on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = true, xid = excluded.xid, pos = null;
     else
-      insert into %1$s (tbl, op, row, json_text) values (%3$s, 'U', to_jsonb(NEW), %7$s);
+      insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'U', to_jsonb(NEW), %7$s, v_ms, %12$s);
     end if;
   elsif TG_OP = 'INSERT' then
-    insert into %1$s (tbl, op, row, json_text) values (%3$s, 'I', to_jsonb(NEW), %7$s);
-  elsif TG_OP = 'DELETE' then
-    insert into %1$s (tbl, op, row) values (%3$s, 'D', jsonb_build_object(%6$s));
+    insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'I', to_jsonb(NEW), %7$s, v_ms, %12$s);
   else
-    insert into %1$s (tbl, op) values (%3$s, 'T');
+    insert into %1$s (id, tbl, op, row, hlc) values (v_id, %3$s, 'D', jsonb_build_object(%6$s), v_ms);
+    -- a tombstone (key + version): a late update elsewhere cannot bring the row back
+    insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
+    values (%3$s, %10$s, v_ms, %13$L, v_id, true, pg_current_xact_id(), null)
+    on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = true, xid = excluded.xid, pos = null;
   end if;
   return null;
 end
-$body$, v_target, ferry.lock_class(), p_tbl::oid, v_newkey, v_oldkey, v_oldobj, v_jtext);
+$body$, v_target, ferry.lock_class(), p_tbl::oid, v_newkey, v_oldkey, v_oldobj, v_jtext, v_wall, v_keytext_new, v_keytext_old, v_counters, v_counters_json, st.origin);
 end $$;
 
 create or replace function ferry.capture_function_name(p_tbl regclass) returns text

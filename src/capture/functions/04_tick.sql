@@ -24,7 +24,13 @@ declare
 begin
   select case when s.is_called then s.last_value else 0 end into v_last from ferry.change_id_seq s;
   select * into v_prev from ferry.ticks t order by t.tick desc limit 1;
+  -- keep the clock's floor at the wall clock while the forwarder runs
+  perform ferry.advance_clock(ferry.wall_ms());
+  -- an idle DC still ticks now and then when what it has applied moved on: its peers learn from the
+  -- vector which of their changes it has (see ferry.row_versions)
   if not p_force and v_last - v_prev.last_id < p_min_changes
+     and (clock_timestamp() - v_prev.created_at < interval '1 second'
+          or (select coalesce(jsonb_object_agg(a.origin, a.pos), '{}') from ferry.applied a) = coalesce(v_prev.seen, '{}'))
      and not exists (select 1 from ferry.changes c
                       where c.xid >= pg_snapshot_xmax(v_prev.snap) and c.id <= v_prev.last_id)
      and not exists (select 1 from pg_snapshot_xip(v_prev.snap) x
@@ -32,7 +38,10 @@ begin
     return query select null::bigint, v_last, v_last - v_prev.last_id;
     return;
   end if;
-  insert into ferry.ticks (tick, snap, last_id)
-  values (v_prev.tick + 1, pg_current_snapshot(), v_last);
+  -- the applied vector is read in the same statement as the snapshot: a peer that receives this
+  -- batch knows that every change of ours the vector covers was applied before any change after it
+  insert into ferry.ticks (tick, snap, last_id, seen)
+  values (v_prev.tick + 1, pg_current_snapshot(), v_last,
+          (select coalesce(jsonb_object_agg(a.origin, a.pos), '{}') from ferry.applied a));
   return query select v_prev.tick + 1, v_last, v_last - v_prev.last_id;
 end $$;

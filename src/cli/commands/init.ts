@@ -15,7 +15,7 @@ export function initCommand(): Command {
       const { config } = context(opts);
       const db = await database(config);
       try {
-        const r = await migrate(db);
+        const r = await migrate(db, { origin: config.origin });
         console.log(r.applied.length ? `schema ferry: applied ${r.applied.join(', ')}` : `schema ferry is up to date (migration ${r.current})`);
       } finally {
         await db.end();

@@ -1,0 +1,67 @@
+import type { Queryable } from '../common/db';
+import { quoteIdent } from '../common/db';
+import type { Version } from './merge';
+import { keyMatch, keysParam, recordsetFn } from './rows';
+import type { TableInfo } from './table-info';
+
+/**
+ * What this DC holds for a key the applier is about to write: the row (its xmin, to notice a
+ * local write that comes in between) and the row's version when it is still known.
+ *
+ * Where a version comes from (DESIGN.md §6):
+ *  - the row was last written by the applier: ferry.row_versions, whose xid is the row's xmin;
+ *  - it was last written here by the application: that change in ferry.changes (found by the row's
+ *    xmin, which is the writer's transaction), or, once its change table was emptied while a peer
+ *    had not yet applied it, ferry.row_versions again;
+ *  - it is gone: the tombstone in ferry.row_versions.
+ * With none of these, the row is older than anything that can still arrive (its entry was purged
+ * because every peer had applied past it): `version` is null, and any remote change wins.
+ */
+export interface LocalState {
+  exists: boolean;
+  xmin?: string;
+  ctid?: string;
+  version: Version | null;
+  /** The version is a tombstone. */
+  deleted: boolean;
+}
+
+type Row = { n: string; xmin: string | null; ctid: string | null; ms: string | null; origin: string | null; seq: string | null; deleted: boolean | null; vxid: string | null };
+
+/** The local state of each key (by index into keyTexts). */
+export async function readLocalStates(db: Queryable, t: TableInfo, keys: string[], keyTexts: string[], self: string): Promise<LocalState[]> {
+  const cols = keys.map(quoteIdent).join(', ');
+  const r = await db.query<Row>(
+    `select x.n, l.xmin, l.ctid, v.ms, v.origin, v.seq, v.deleted, (v.xid::text::bigint & 4294967295)::text as vxid
+       from rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) with ordinality as x(${cols}, ferry_key, n)
+       left join lateral (select t.xmin::text as xmin, t.ctid::text as ctid from ${t.sql} t where ${keyMatch(keys)} limit 1) l on true
+       left join ferry.row_versions v on v.tbl = $3 and v.key = x.ferry_key
+      where l.xmin is not null or v.tbl is not null`,
+    [keysParam(keyTexts), keyTexts, t.oid],
+  );
+  const out: LocalState[] = keyTexts.map(() => ({ exists: false, version: null, deleted: false }));
+  const byWriter: { i: number; xmin: string }[] = [];
+  for (const x of r.rows) {
+    const i = Number(x.n) - 1;
+    const entry: Version | null = x.ms === null ? null : { ms: Number(x.ms), origin: x.origin!, seq: Number(x.seq) };
+    if (x.xmin !== null) {
+      out[i] = { exists: true, xmin: x.xmin, ctid: x.ctid!, version: null, deleted: false };
+      if (entry && !x.deleted && x.vxid === x.xmin) out[i].version = entry;
+      else byWriter.push({ i, xmin: x.xmin });
+    } else if (entry && x.deleted) {
+      out[i] = { exists: false, version: entry, deleted: true };
+    }
+  }
+  if (byWriter.length) {
+    // rows an application transaction wrote last: their version is that change's
+    const w = await db.query<{ n: number; hlc: string | null; id: string }>(
+      `select q.n, c.hlc, c.id from unnest($1::int[], $2::text[], $3::text[]) as q(n, xmin, key)
+        cross join lateral (select c.hlc, c.id from ferry.changes c
+                             where c.xid = ferry.xid8_of(q.xmin::xid) and c.tbl = $4 and c.op in ('I', 'U') and c.row @> q.key::jsonb
+                             order by c.id desc limit 1) c`,
+      [byWriter.map((b) => b.i), byWriter.map((b) => b.xmin), byWriter.map((b) => keyTexts[b.i]), t.oid],
+    );
+    for (const x of w.rows) out[x.n].version = { ms: Number(x.hlc ?? 0), origin: self, seq: Number(x.id) };
+  }
+  return out;
+}

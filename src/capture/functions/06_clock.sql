@@ -1,0 +1,49 @@
+-- This DC's hybrid logical clock (DESIGN.md §6). Its floor is the sequence ferry.clock (milliseconds),
+-- which capture stamps on every change. It moves only forward and only here, one caller at a time
+-- (an advisory lock that nothing else takes), so no two reads of it by causally ordered writes can
+-- go backwards: the floor a write reads is never below the one an earlier write of the same row read.
+
+-- This DC's wall clock in milliseconds, with the offset a test may inject (ferry.state).
+create or replace function ferry.wall_ms() returns bigint
+language sql volatile as $$
+  select (extract(epoch from clock_timestamp()) * 1000)::bigint + (select clock_offset_ms from ferry.state)
+$$;
+
+-- Moves the floor forward to p_ms if it is behind; returns the floor. Called by the ticker (to the
+-- wall clock), by the applier (past every remote version it applies, before it commits) and by a
+-- writer that finds the floor more than a second behind its wall clock.
+create or replace function ferry.advance_clock(p_ms bigint) returns bigint
+language plpgsql as $$
+declare
+  v bigint;
+begin
+  perform pg_advisory_lock(ferry.lock_class(), 3);
+  begin
+    v := pg_sequence_last_value('ferry.clock');
+    if v < p_ms then
+      perform setval('ferry.clock', p_ms);
+      v := p_ms;
+    end if;
+  exception when others then
+    perform pg_advisory_unlock(ferry.lock_class(), 3);
+    raise;
+  end;
+  perform pg_advisory_unlock(ferry.lock_class(), 3);
+  return v;
+end $$;
+
+-- The larger of two version vectors, origin by origin ({dc: position}): vectors only grow, so a
+-- batch published twice (an older vector arriving late) cannot move one back.
+create or replace function ferry.max_vector(a jsonb, b jsonb) returns jsonb
+language sql immutable as $$
+  select coalesce(jsonb_object_agg(k, greatest(coalesce((a ->> k)::bigint, 0), coalesce((b ->> k)::bigint, 0))), '{}')
+    from (select jsonb_object_keys(coalesce(a, '{}')) as k union select jsonb_object_keys(coalesce(b, '{}'))) ks
+$$;
+
+-- A row's xmin (32 bits) as the xid8 it stands for: the epoch is today's, or the one before when
+-- the xid is above today's (it was assigned before the counter wrapped).
+create or replace function ferry.xid8_of(x xid) returns xid8
+language sql stable as $$
+  select (((c >> 32) - case when x::text::bigint > (c & 4294967295) then 1 else 0 end) << 32 | x::text::bigint)::text::xid8
+    from (select pg_current_xact_id()::text::bigint as c) cur
+$$;
