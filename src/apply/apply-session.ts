@@ -41,6 +41,8 @@ export class ApplySession {
   private busy: Promise<void> = Promise.resolve();
   private stopping = false;
   private readonly gaps: GapWatch;
+  /** How far ahead of this DC's clock the origin's newest change applied was stamped. */
+  private aheadMs = 0;
 
   constructor(
     private readonly cfg: FerryConfig,
@@ -198,13 +200,14 @@ export class ApplySession {
     const w = new GroupWriter(db, groupContext(this.cfg, this.catalog, this.origin, this.log));
     if (inOrder) for (const c of todo) await w.write([c]);
     else await w.write(todo);
+    this.aheadMs = w.aheadMs;
   }
 
   private async commit(last: Change): Promise<void> {
     const rel = this.ledger.releasable(last.pos);
     const done = await this.tx.commit(async (db) => {
       await this.leader.fence(db);
-      await recordApplied(db, this.origin, { pos: last.pos, tick: rel.tick, offset: rel.offset, sourceAt: last.at, seenPos: this.ledger.seen, peerSeen: rel.seen });
+      await recordApplied(db, this.origin, { pos: last.pos, tick: rel.tick, offset: rel.offset, sourceAt: last.at, seenPos: this.ledger.seen, peerSeen: rel.seen, aheadMs: this.aheadMs });
       await removeFromInbox(db, this.origin, last.pos);
     });
     appliedChanges.inc({ origin: this.origin }, done.length);

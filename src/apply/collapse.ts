@@ -3,9 +3,9 @@ import type { Change } from '../protocol/envelope';
 /** The final state of one table's rows after a run of changes: the last change of each key. */
 export interface TableFinals {
   table: string;
-  /** Last change per key that leaves the row present (I, U), in position order. */
+  /** Last change per key that leaves the row present (I, U), in key order. */
   upserts: Change[];
-  /** Last change per key that leaves the row absent (D), in position order. */
+  /** Last change per key that leaves the row absent (D), in key order. */
   deletes: Change[];
 }
 
@@ -49,13 +49,15 @@ export function collapse(changes: Change[]): TableFinals[] {
   for (const c of changes) {
     let keys = byTable.get(c.table);
     if (!keys) byTable.set(c.table, (keys = new Map()));
-    // delete + set keeps position order among the finals
-    keys.delete(c.key!);
     keys.set(c.key!, c);
   }
   return [...byTable].map(([table, keys]) => {
     const t: TableFinals = { table, upserts: [], deletes: [] };
-    for (const c of keys.values()) (c.op === 'D' ? t.deletes : t.upserts).push(c);
+    // in key order: appliers of two origins writing the same rows lock them in the same order
+    for (const k of [...keys.keys()].sort()) {
+      const c = keys.get(k)!;
+      (c.op === 'D' ? t.deletes : t.upserts).push(c);
+    }
     return t;
   });
 }

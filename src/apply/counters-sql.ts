@@ -7,15 +7,18 @@ import type { TableInfo } from './table-info';
 /**
  * Counter columns (DESIGN.md §6): each DC's share is kept apart in ferry.counters and the column
  * holds their sum. A change carries its origin's share after it (and the value counting began with,
- * the first time), so applying it twice, or late, sets the same share: nothing is added twice.
+ * the first time), so applying it twice, or late, sets the same share: nothing is added twice. A
+ * delete resets the counter: shares of older changes stop counting (ferry.counter_resets), whatever
+ * order the changes arrive in. The model of this is in test/unit/merge.test.ts.
  */
 
-/** Takes the shares the changes carry; a share only moves forward in its origin's order. */
+/** Takes the shares the changes carry: newer than the last reset, and than the share they replace. */
 export async function takeShares(db: Queryable, t: TableInfo, origin: string, changes: Change[]): Promise<void> {
   const key: string[] = [];
   const col: string[] = [];
   const dc: string[] = [];
   const value: string[] = [];
+  const ms: number[] = [];
   const seq: number[] = [];
   for (const c of changes) {
     for (const [k, shares] of Object.entries(c.counters ?? {})) {
@@ -25,24 +28,40 @@ export async function takeShares(db: Queryable, t: TableInfo, origin: string, ch
         // a change carries only its origin's share, and the starting value ('')
         dc.push(d === '' ? '' : origin);
         value.push(v);
-        seq.push(d === '' ? 0 : c.id);
+        ms.push(c.ms);
+        seq.push(c.id);
       }
     }
   }
   if (!key.length) return;
   await db.query(
-    `insert into ferry.counters as s (tbl, key, col, dc, value, seq)
-     select $1, k, c, d, v, q from unnest($2::text[], $3::text[], $4::text[], $5::numeric[], $6::bigint[]) as x(k, c, d, v, q)
-     on conflict (tbl, key, col, dc) do update set value = excluded.value, seq = excluded.seq
-      where s.dc <> '' and s.seq < excluded.seq`,
-    [t.oid, key, col, dc, value, seq],
+    `insert into ferry.counters as s (tbl, key, col, dc, value, ms, origin, seq)
+     select $1, k, c, d, v, m, $7, q from unnest($2::text[], $3::text[], $4::text[], $5::numeric[], $6::bigint[], $8::bigint[]) as x(k, c, d, v, m, q)
+      where not exists (select 1 from ferry.counter_resets r where r.tbl = $1 and r.key = x.k and (r.ms, r.origin, r.seq) >= (x.m, $7, x.q))
+     on conflict (tbl, key, col, dc) do update set value = excluded.value, ms = excluded.ms, origin = excluded.origin, seq = excluded.seq
+      where s.dc <> '' and (s.ms, s.origin, s.seq) < (excluded.ms, excluded.origin, excluded.seq)`,
+    [t.oid, key, col, dc, value, ms, origin, seq],
   );
 }
 
-/** A row that is gone takes its shares with it. */
-export async function dropShares(db: Queryable, t: TableInfo, keyTexts: string[]): Promise<void> {
-  if (!keyTexts.length) return;
-  await db.query('delete from ferry.counters where tbl = $1 and key = any($2::text[])', [t.oid, keyTexts]);
+/** Deletes (whether they win the row or not) reset the counter: older shares stop counting. */
+export async function resetShares(db: Queryable, t: TableInfo, origin: string, deletes: Change[]): Promise<void> {
+  if (!deletes.length || !t.counters.length) return;
+  const args = [t.oid, deletes.map((c) => c.key!), deletes.map((c) => c.ms), origin, deletes.map((c) => c.id)];
+  const r = await db.query(
+    `insert into ferry.counter_resets as r (tbl, key, ms, origin, seq)
+     select $1, k, m, $4, q from unnest($2::text[], $3::bigint[], $5::bigint[]) as x(k, m, q)
+     on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq
+      where (r.ms, r.origin, r.seq) < (excluded.ms, excluded.origin, excluded.seq)`,
+    args,
+  );
+  if (!r.rowCount) return;
+  // shares older than the reset stop counting
+  await db.query(
+    `delete from ferry.counters s using ferry.counter_resets r
+      where s.tbl = $1 and r.tbl = $1 and s.key = r.key and s.key = any($2::text[]) and (s.ms, s.origin, s.seq) < (r.ms, r.origin, r.seq)`,
+    [t.oid, deletes.map((c) => c.key!)],
+  );
 }
 
 /** Sets each counter column of these rows to the sum of its shares here. */

@@ -170,8 +170,10 @@ export type AfterFailure = { kind: 'fenced' } | { kind: 'retry' } | { kind: 'iso
  */
 export function afterFailure(e: unknown, failed: Change[], isolateTo: number, attempt = 1): AfterFailure {
   if (e instanceof FencedError) return { kind: 'fenced' };
-  // the same race again and again (a trigger of this DC rewriting the rows, say): go one by one
+  // the same race again and again (a trigger of this DC rewriting the rows, say): go one by one,
+  // and if even that keeps failing, it is no race: stop and say so
   if (e instanceof LocalWriteRace && attempt > 3 && !isolateTo && failed.length > 1) return { kind: 'isolate', to: failed[failed.length - 1].pos };
+  if (e instanceof LocalWriteRace && attempt > 20) return { kind: 'stop' };
   if (isRetriable(e)) return { kind: 'retry' };
   if (!isolateTo && failed.length > 1) return { kind: 'isolate', to: failed[failed.length - 1].pos };
   return { kind: 'stop' };

@@ -6,13 +6,13 @@ import type { Change } from '../protocol/envelope';
 import { memberSignature } from '../protocol/json-scan';
 import { deleteRows, insertRows, updateKey, updateRows } from './bulk-sql';
 import { collapse, segments, TableFinals } from './collapse';
-import { applySums, dropShares, takeShares } from './counters-sql';
+import { applySums, resetShares, takeShares } from './counters-sql';
 import { parentsFirst } from './fk-order';
 import { LocalState, readLocalStates } from './local-state';
 import { LocalWriteRace } from './local-write-race';
 import type { Policy } from './merge';
 import { Conflict, describe, resolve, versionOf } from './resolve';
-import { jsonTextColumns, keyColumns, keyIndex, writableColumns } from './rows';
+import { jsonTextColumns, keyColumns, writableColumns } from './rows';
 import { applyTruncate } from './serial-sql';
 import type { TableCatalog, TableInfo } from './table-info';
 import { UniqueGuard } from './unique-guard';
@@ -29,6 +29,12 @@ export interface GroupContext {
   fn?: string;
   maxClockSkewMs: number;
   onClockSkew: 'alert' | 'stop';
+  /**
+   * Keep the versions of the rows written (and tombstones). Only a third DC's change can meet them:
+   * with a single peer, its own later changes come in order and this DC's later writes have later
+   * versions, so nothing would ever read them.
+   */
+  keepVersions: boolean;
   log: Logger;
 }
 
@@ -52,6 +58,8 @@ interface Plan {
  */
 export class GroupWriter {
   private conflicts: Conflict[] = [];
+  /** How far ahead of this DC's clock the newest change written was stamped (0 when behind). */
+  aheadMs = 0;
 
   constructor(
     private readonly db: Queryable,
@@ -98,7 +106,8 @@ export class GroupWriter {
       const write = writableColumns(t, origin, c);
       if ((await updateKey(this.db, t, keys, write, jsonTextColumns(t, write, [c]), c, old.xmin!)) !== 1) throw new LocalWriteRace(`changing a key of ${t.wireName}`);
       const v = versionOf(c, origin);
-      await recordVersions(this.db, t, [
+      if (this.ctx.keepVersions)
+        await recordVersions(this.db, t, [
         { key: c.key!, version: v, deleted: false, pos: c.pos },
         { key: c.old!, version: v, deleted: true, pos: c.pos },
       ]);
@@ -112,7 +121,8 @@ export class GroupWriter {
   private async checkSkew(maxMs: number, changes: Change[]): Promise<void> {
     if (!maxMs) return;
     const ahead = maxMs - (await wallClock(this.db));
-    clockSkew.set({ origin: this.ctx.origin }, Math.max(0, ahead));
+    this.aheadMs = Math.max(0, ahead);
+    clockSkew.set({ origin: this.ctx.origin }, this.aheadMs);
     if (ahead <= this.ctx.maxClockSkewMs) return;
     const c = changes.find((x) => x.ms === maxMs)!;
     const msg = `clock skew: a change of ${this.ctx.origin} is stamped ${Math.round(ahead / 1000)} s ahead of this DC's clock (more than conflicts.maxClockSkewMs = ${this.ctx.maxClockSkewMs}); one of the two clocks is wrong`;
@@ -179,10 +189,7 @@ export class GroupWriter {
     const { t, f, keys, states } = p;
     const versions: VersionRecord[] = [];
     const winners: { c: Change; s: LocalState }[] = [];
-    for (let i = 0; i < f.upserts.length; i++) {
-      const c = f.upserts[i];
-      if (await this.decide(p, i)) winners.push({ c, s: states[i] });
-    }
+    for (let i = 0; i < f.upserts.length; i++) if (await this.decide(p, i)) winners.push({ c: f.upserts[i], s: states[i] });
     // a unique index other than the key: the winner by version holds the value, the loser is quarantined
     const kept = await new UniqueGuard(this.db, this.ctx, t, keys, new Set(p.all.map((c) => c.key!)), (x) => this.conflicts.push(x)).filter(winners);
     const bySig = new Map<string, { write: string[]; update: Change[]; xmins: string[]; insert: Change[] }>();
@@ -198,19 +205,19 @@ export class GroupWriter {
     }
     for (const g of bySig.values()) {
       const asText = jsonTextColumns(t, g.write, [...g.update, ...g.insert]);
-      if (g.update.length && (await updateRows(this.db, t, keys, g.write, asText, g.update, g.xmins)) !== g.update.length) throw new LocalWriteRace(`updating ${t.wireName}`);
-      if (g.insert.length) {
-        try {
-          await insertRows(this.db, t, g.write, asText, g.insert);
-        } catch (e) {
-          const pg = e as { code?: string; constraint?: string };
-          if (pg.code === '23505' && pg.constraint !== undefined && pg.constraint === keyIndex(t, keys)) throw new LocalWriteRace(`inserting into ${t.wireName}`);
-          throw e;
-        }
+      try {
+        if (g.update.length && (await updateRows(this.db, t, keys, g.write, asText, g.update, g.xmins)) !== g.update.length) throw new LocalWriteRace(`updating ${t.wireName}`);
+        if (g.insert.length) await insertRows(this.db, t, g.write, asText, g.insert);
+      } catch (e) {
+        // a row that holds the key or a unique value committed since it was looked for (a local
+        // write, or the applier of another origin): the group goes again and finds it this time
+        const pg = e as { code?: string; constraint?: string };
+        if (pg.code === '23505' && t.uniqueKeys.some((u) => u.index === pg.constraint)) throw new LocalWriteRace(`writing ${t.wireName} (${pg.constraint})`);
+        throw e;
       }
     }
-    await recordVersions(this.db, t, versions);
-    // counter shares travel whoever wins the rest of the row
+    if (this.ctx.keepVersions) await recordVersions(this.db, t, versions);
+    // counter shares travel whoever wins the rest of the row (unless a newer delete reset them)
     const counted = f.upserts.filter((c) => c.counters);
     if (counted.length) {
       await takeShares(this.db, t, this.ctx.origin, counted);
@@ -235,15 +242,10 @@ export class GroupWriter {
       if (deleted !== present.length) throw new LocalWriteRace(`deleting from ${p.t.wireName}`);
     }
     // tombstones: a late change elsewhere cannot bring the rows back
-    await recordVersions(
-      this.db,
-      p.t,
-      gone.map(({ c }) => ({ key: c.key!, version: versionOf(c, this.ctx.origin), deleted: true, pos: c.pos })),
-    );
-    await dropShares(
-      this.db,
-      p.t,
-      gone.map(({ c }) => c.key!),
-    );
+    if (this.ctx.keepVersions) {
+      const tombstones = gone.map(({ c }) => ({ key: c.key!, version: versionOf(c, this.ctx.origin), deleted: true, pos: c.pos }));
+      await recordVersions(this.db, p.t, tombstones);
+    }
+    await resetShares(this.db, p.t, this.ctx.origin, p.f.deletes);
   }
 }

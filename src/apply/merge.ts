@@ -22,23 +22,21 @@ export function compareVersions(a: Version, b: Version): number {
   return 0;
 }
 
-/** Earlier in the configured order wins; an origin not listed comes after every listed one. */
-function priority(order: string[], origin: string): number {
+/** Higher in the configured order ranks lower here; an origin not listed comes after every listed one. */
+function rank(order: string[], origin: string): number {
   const i = order.indexOf(origin);
   return i < 0 ? order.length : i;
 }
 
 /**
- * Does `a` win over `b`? Last writer wins by default; with origin priority the higher-priority
- * origin wins whatever the time, and versions decide between changes of the same priority. A
- * version never beats itself (a redelivered change changes nothing).
+ * Does `a` win over `b`? The later version wins. Between versions of the same millisecond, the
+ * origin decides: by name (lww), or by the configured order (origin-priority). Time comes first
+ * even under a priority: a write made after another was applied in its DC has the later version,
+ * and letting an earlier write of a higher-priority DC win over it would leave that DC with a row
+ * the others refuse. A version never beats itself (a redelivered change changes nothing).
  */
 export function beats(policy: Policy, a: Version, b: Version): boolean {
-  if (policy.kind === 'origin-priority') {
-    const pa = priority(policy.order, a.origin);
-    const pb = priority(policy.order, b.origin);
-    if (pa !== pb) return pa < pb;
-  }
+  if (policy.kind === 'origin-priority' && a.ms === b.ms && a.origin !== b.origin) return rank(policy.order, a.origin) < rank(policy.order, b.origin);
   return compareVersions(a, b) > 0;
 }
 

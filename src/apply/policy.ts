@@ -19,6 +19,7 @@ export function groupContext(cfg: FerryConfig, catalog: TableCatalog, origin: st
     fn: cfg.conflicts.policy === 'function' ? cfg.conflicts.function : undefined,
     maxClockSkewMs: cfg.conflicts.maxClockSkewMs,
     onClockSkew: cfg.conflicts.onClockSkew,
+    keepVersions: cfg.peers.length > 1,
     log,
   };
 }

@@ -18,6 +18,8 @@ export interface TableInfo {
   uniqueKeys: { cols: string[]; index: string }[];
   /** Tables this one references with a foreign key checked at once (not deferred): its parents. */
   parents: number[];
+  /** Counter columns, as this DC tracks the table (`ferry track --counter`). */
+  counters: string[];
 }
 
 /**
@@ -68,6 +70,7 @@ export class TableCatalog {
       [oid],
     );
     const fks = await this.db.query<{ parent: number }>(`select distinct confrelid::int as parent from pg_constraint where conrelid = $1 and contype = 'f' and not condeferred`, [oid]);
+    const tracked = await this.db.query<{ counters: string[] }>(`select counters from ferry.tracked where tbl = $1`, [oid]);
     const info: TableInfo = {
       wireName,
       oid: Number(oid),
@@ -78,6 +81,7 @@ export class TableCatalog {
       identityAlways: new Set(cols.rows.filter((c) => c.ident === 'a').map((c) => c.attname)),
       uniqueKeys: uniq.rows.map((u) => ({ cols: u.cols, index: u.index })),
       parents: fks.rows.map((f) => Number(f.parent)),
+      counters: tracked.rows[0]?.counters ?? [],
     };
     this.cache.set(wireName, info);
     this.byOid.set(info.oid, info);

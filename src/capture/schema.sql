@@ -85,19 +85,22 @@ begin
     v_counters := v_counters || format($c$
     v_key := case when TG_OP = 'DELETE' then %5$s else %6$s end;
     if TG_OP = 'INSERT' then
-      delete from ferry.counters where tbl = %1$s and key = v_key and col = %2$L;
-      insert into ferry.counters (tbl, key, col, dc, value, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0), v_id);
+      insert into ferry.counters as s (tbl, key, col, dc, value, ms, origin, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0), v_ms, %3$L, v_id)
+      on conflict (tbl, key, col, dc) do update set value = excluded.value, ms = excluded.ms, origin = excluded.origin, seq = excluded.seq;
       v_shares := v_shares || jsonb_build_object(%2$L, jsonb_build_object(%3$L, coalesce(NEW.%4$I, 0)::text));
     elsif TG_OP = 'UPDATE' and NEW.%4$I is distinct from OLD.%4$I then
-      insert into ferry.counters (tbl, key, col, dc, value, seq)
-      select %1$s, v_key, %2$L, '', coalesce(OLD.%4$I, 0), 0
+      insert into ferry.counters (tbl, key, col, dc, value, ms, origin, seq)
+      select %1$s, v_key, %2$L, '', coalesce(OLD.%4$I, 0), v_ms, %3$L, v_id
        where not exists (select 1 from ferry.counters where tbl = %1$s and key = v_key and col = %2$L);
-      insert into ferry.counters as s (tbl, key, col, dc, value, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0) - coalesce(OLD.%4$I, 0), v_id)
-      on conflict (tbl, key, col, dc) do update set value = s.value + excluded.value, seq = excluded.seq;
+      insert into ferry.counters as s (tbl, key, col, dc, value, ms, origin, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0) - coalesce(OLD.%4$I, 0), v_ms, %3$L, v_id)
+      on conflict (tbl, key, col, dc) do update set value = s.value + excluded.value, ms = excluded.ms, origin = excluded.origin, seq = excluded.seq;
       v_shares := v_shares || jsonb_build_object(%2$L, (select jsonb_object_agg(dc, value::text) from ferry.counters
                                                           where tbl = %1$s and key = v_key and col = %2$L and dc in (%3$L, '')));
     elsif TG_OP = 'DELETE' then
+      -- a delete resets the counter: every share here is older than it
       delete from ferry.counters where tbl = %1$s and key = v_key and col = %2$L;
+      insert into ferry.counter_resets as r (tbl, key, ms, origin, seq) values (%1$s, v_key, v_ms, %3$L, v_id)
+      on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq;
     end if;$c$, p_tbl::oid, c, st.origin, c, v_keytext_old, v_keytext_new);
   end loop;
   if v_counters <> '' then
@@ -119,9 +122,9 @@ begin
     perform pg_notify('ferry_wake', '');
   end if;
   -- the version of this change: the clock's floor (moved on by the ticker and the appliers; by
-  -- this writer too when it finds it more than a second behind the wall clock)
+  -- this writer too when it finds it more than 10 ms behind the wall clock)
   v_ms := pg_sequence_last_value('ferry.clock');
-  if v_ms < %8$s - 1000 then
+  if v_ms < %8$s - 10 then
     v_ms := ferry.advance_clock(%8$s);
   end if;
   if TG_OP = 'TRUNCATE' then
@@ -184,17 +187,18 @@ CREATE FUNCTION ferry.max_vector(a jsonb, b jsonb) RETURNS jsonb
     from (select jsonb_object_keys(coalesce(a, '{}')) as k union select jsonb_object_keys(coalesce(b, '{}'))) ks
 $$;
 
-CREATE FUNCTION ferry.prune(p_lock_timeout text DEFAULT '200ms'::text) RETURNS integer[]
+CREATE FUNCTION ferry.prune(p_lock_timeout text DEFAULT '200ms'::text, p_stable pg_snapshot DEFAULT NULL::pg_snapshot) RETURNS integer[]
     LANGUAGE plpgsql
     AS $_$
 declare
   v_cur int;
+  v_origin text;
   v_done pg_snapshot;
   v_pending boolean;
   v_out int[] := '{}';
   s int;
 begin
-  select slot into v_cur from ferry.state;
+  select slot, origin into v_cur, v_origin from ferry.state;
   select snap into v_done from ferry.ticks where published_at is not null order by tick desc limit 1;
   perform set_config('lock_timeout', p_lock_timeout, true);
   for s in select g from generate_series(0, 2) g where g <> v_cur loop
@@ -203,6 +207,20 @@ begin
       execute format('select exists (select 1 from ferry.changes_%s where xid >= pg_snapshot_xmin($1) and not pg_visible_in_snapshot(xid, $1))', s)
         into v_pending using v_done;
       if not v_pending then
+        if p_stable is not null then
+          execute format($f$
+            insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
+            select distinct on (c.tbl, k.key) c.tbl, k.key, c.hlc, $2, c.id, false, c.xid, null
+              from ferry.changes_%s c
+              join ferry.tracked t on t.tbl = c.tbl
+             cross join lateral (select '{' || string_agg(to_json(kc)::text || ': ' || (c.row -> kc)::text, ', ' order by o) || '}' as key
+                                   from unnest(t.key_cols) with ordinality u(kc, o)) k
+             where c.op in ('I', 'U') and c.hlc is not null and not pg_visible_in_snapshot(c.xid, $1)
+             order by c.tbl, k.key, c.id desc
+            on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = false, xid = excluded.xid, pos = null
+             where (v.ms, v.origin, v.seq) < (excluded.ms, excluded.origin, excluded.seq)$f$, s)
+          using p_stable, v_origin;
+        end if;
         execute format('truncate ferry.changes_%s', s);
         v_out := v_out || s;
       end if;
@@ -266,7 +284,7 @@ begin
   return query select v_prev.tick + 1, v_last, v_last - v_prev.last_id;
 end $$;
 
-CREATE FUNCTION ferry.track(p_tbl regclass, p_key text[] DEFAULT NULL::text[]) RETURNS text
+CREATE FUNCTION ferry.track(p_tbl regclass, p_key text[] DEFAULT NULL::text[], p_counters text[] DEFAULT NULL::text[]) RETURNS text
     LANGUAGE plpgsql
     AS $$
 declare
@@ -308,10 +326,20 @@ begin
     end if;
   end if;
 
-  insert into ferry.tracked (tbl, schema_name, table_name, key_cols, key_source, active)
-  values (p_tbl, v_schema, v_name, v_key, v_source, true)
+  select string_agg(quote_ident(k), ', ') into v_missing
+    from unnest(coalesce(p_counters, '{}')) k
+   where not exists (select 1 from pg_attribute a where a.attrelid = p_tbl and a.attname = k and a.attnum > 0 and not a.attisdropped
+                       and a.atttypid in ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype))
+      or k = any(v_key);
+  if v_missing is not null then
+    raise exception 'ferry: % cannot be counter column(s) of %: a counter is a smallint, integer, bigint or numeric column that is not part of the key', v_missing, p_tbl;
+  end if;
+
+  insert into ferry.tracked (tbl, schema_name, table_name, key_cols, key_source, active, counters)
+  values (p_tbl, v_schema, v_name, v_key, v_source, true, coalesce(p_counters, '{}'))
   on conflict (tbl) do update set key_cols = excluded.key_cols, key_source = excluded.key_source,
-                                  schema_name = excluded.schema_name, table_name = excluded.table_name, active = true;
+                                  schema_name = excluded.schema_name, table_name = excluded.table_name, active = true,
+                                  counters = excluded.counters;
 
   perform ferry.install_capture(p_tbl);
   v_fn := ferry.capture_function_name(p_tbl);
@@ -360,6 +388,7 @@ CREATE TABLE ferry.applied (
     error_pos bigint,
     error_at timestamp with time zone,
     peer_seen jsonb DEFAULT '{}'::jsonb NOT NULL,
+    clock_ahead_ms bigint DEFAULT 0 NOT NULL,
     CONSTRAINT applied_status_check CHECK ((status = ANY (ARRAY['running'::text, 'stopped'::text])))
 );
 
@@ -430,12 +459,22 @@ ALTER TABLE ferry.conflicts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE ferry.counter_resets (
+    tbl oid NOT NULL,
+    key text NOT NULL,
+    ms bigint NOT NULL,
+    origin text NOT NULL,
+    seq bigint NOT NULL
+);
+
 CREATE TABLE ferry.counters (
     tbl oid NOT NULL,
     key text NOT NULL,
     col text NOT NULL,
     dc text NOT NULL,
     value numeric NOT NULL,
+    ms bigint NOT NULL,
+    origin text NOT NULL,
     seq bigint NOT NULL
 );
 
@@ -556,6 +595,9 @@ ALTER TABLE ONLY ferry.conflicts
 
 ALTER TABLE ONLY ferry.conflicts
     ADD CONSTRAINT conflicts_remote_origin_remote_pos_rule_key UNIQUE (remote_origin, remote_pos, rule);
+
+ALTER TABLE ONLY ferry.counter_resets
+    ADD CONSTRAINT counter_resets_pkey PRIMARY KEY (tbl, key);
 
 ALTER TABLE ONLY ferry.counters
     ADD CONSTRAINT counters_pkey PRIMARY KEY (tbl, key, col, dc);

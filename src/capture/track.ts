@@ -10,9 +10,9 @@ function explain(e: unknown, table: string): never {
 }
 
 /** Starts capturing a table. The name is resolved by PostgreSQL (regclass), never spliced. */
-export async function track(db: Client, table: string, key?: string[]): Promise<string> {
+export async function track(db: Client, table: string, key?: string[], counters?: string[]): Promise<string> {
   try {
-    const r = await db.query<{ name: string }>('select ferry.track($1::regclass, $2::text[]) as name', [table, key ?? null]);
+    const r = await db.query<{ name: string }>('select ferry.track($1::regclass, $2::text[], $3::text[]) as name', [table, key ?? null, counters ?? null]);
     return r.rows[0].name;
   } catch (e) {
     explain(e, table);

@@ -4,6 +4,8 @@ import type { Logger } from '../common/logger';
 import { pruneChanges, rotateChanges } from '../tables/changes';
 import { rotationState } from '../tables/state';
 import { forgetOldTicks } from '../tables/ticks';
+import { peerVectors } from '../tables/applied';
+import { forgetOldConflicts, purgeVersions, stableSnapshot, stableThresholds } from '../tables/row-versions';
 
 /** Published ticks kept for `ferry status` and diagnosis. */
 const KEEP_TICKS = 10_000;
@@ -18,7 +20,7 @@ export class Pruner {
 
   constructor(
     private readonly pool: Pool,
-    private readonly cfg: FerryConfig['forward'],
+    private readonly cfg: FerryConfig,
     private readonly log: Logger,
     private readonly everyMs = 1000,
   ) {}
@@ -30,10 +32,18 @@ export class Pruner {
   }
 
   async run(): Promise<void> {
-    const pruned = await pruneChanges(this.pool);
+    const { origin, peers } = this.cfg;
+    // what every peer has applied: versions older than that can meet nothing concurrent any more
+    const thresholds = stableThresholds(origin, peers, await peerVectors(this.pool));
+    const stable = await stableSnapshot(this.pool, thresholds[origin]);
+    const pruned = await pruneChanges(this.pool, peers.length ? stable : null);
     if (pruned.length) this.log.debug({ slots: pruned }, 'emptied change tables');
+    const purged = await purgeVersions(this.pool, origin, thresholds, stable);
+    if (purged) this.log.debug({ purged }, 'purged row versions every peer has applied past');
+    await forgetOldConflicts(this.pool, this.cfg.conflicts.keepDays);
     const { ageMs, changes } = await rotationState(this.pool);
-    if (changes > 0 && (ageMs >= this.cfg.rotateIntervalMs || changes >= this.cfg.rotateMaxChanges)) {
+    const f = this.cfg.forward;
+    if (changes > 0 && (ageMs >= f.rotateIntervalMs || changes >= f.rotateMaxChanges)) {
       if (await rotateChanges(this.pool)) this.log.debug({ since: changes }, 'rotated the change table');
       else this.log.debug('rotation waits: the next change table still holds unpublished rows');
     }

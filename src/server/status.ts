@@ -2,6 +2,7 @@ import type { FerryConfig } from '../config/schema';
 import type { Queryable } from '../common/db';
 import { readApplied } from '../tables/applied';
 import { forwardState } from '../tables/ticks';
+import { conflictsByOrigin } from '../tables/conflicts';
 
 export interface PeerStatus {
   origin: string;
@@ -13,6 +14,12 @@ export interface PeerStatus {
   error: string | null;
   errorPos: number | null;
   appliedAt: string | null;
+  /** How far ahead of this DC's clock the origin's newest change applied was stamped. */
+  clockSkewMs: number;
+  /** Above conflicts.maxClockSkewMs: one of the two clocks is wrong. */
+  clockSkewAlarm: boolean;
+  /** Conflicts resolved here for this origin's changes, by table. */
+  conflicts: Record<string, number>;
 }
 
 export interface LocalStatus {
@@ -39,6 +46,7 @@ export async function dcStatus(db: Queryable, cfg: FerryConfig): Promise<DcStatu
   const f = await forwardState(db);
   const local: LocalStatus = { origin: cfg.origin, ...f, lastPublishedAt: f.lastPublishedAt ? f.lastPublishedAt.toISOString() : null };
   const now = Date.now();
+  const conflictCounts = await conflictsByOrigin(db);
   const peers: PeerStatus[] = [];
   for (const origin of cfg.peers) {
     const s = await readApplied(db, origin);
@@ -53,6 +61,9 @@ export async function dcStatus(db: Queryable, cfg: FerryConfig): Promise<DcStatu
       error: s.error,
       errorPos: s.errorPos,
       appliedAt: s.appliedAt ? new Date(s.appliedAt).toISOString() : null,
+      clockSkewMs: s.clockAheadMs,
+      clockSkewAlarm: s.clockAheadMs > cfg.conflicts.maxClockSkewMs,
+      conflicts: conflictCounts[origin] ?? {},
     });
   }
   const vector: Record<string, number> = { [cfg.origin]: local.publishedPos };
@@ -68,6 +79,8 @@ export function formatStatus(s: DcStatus): string {
   for (const p of s.peers) {
     lines.push(
       `  apply from ${p.origin}: applied ${p.appliedPos} of ${p.headPos} seen, lag ${p.lagChanges} change(s) / ${p.lagSeconds.toFixed(1)} s, ${p.status}` +
+        (Object.keys(p.conflicts).length ? `, conflicts ${Object.entries(p.conflicts).map(([t, n]) => `${t} ${n}`).join(', ')}` : '') +
+        (p.clockSkewAlarm ? `\n    CLOCK SKEW: its changes are stamped ${Math.round(p.clockSkewMs / 1000)} s ahead of this DC's clock` : '') +
         (p.error ? `\n    error at pos ${p.errorPos}: ${p.error}` : ''),
     );
   }

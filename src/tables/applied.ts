@@ -17,12 +17,13 @@ export interface AppliedState {
   errorPos: number | null;
   sourceAt: Date | null;
   appliedAt: Date | null;
+  clockAheadMs: number;
 }
 
 export async function readApplied(db: Queryable, origin: string): Promise<AppliedState> {
   const r = await db.query(`select * from ferry.applied where origin = $1`, [origin]);
   const x = r.rows[0];
-  if (!x) return { origin, pos: 0, tick: null, seenPos: 0, offset: null, status: 'running', error: null, errorKind: null, errorPos: null, sourceAt: null, appliedAt: null };
+  if (!x) return { origin, pos: 0, tick: null, seenPos: 0, offset: null, status: 'running', error: null, errorKind: null, errorPos: null, sourceAt: null, appliedAt: null, clockAheadMs: 0 };
   return {
     origin,
     pos: Number(x.pos),
@@ -35,6 +36,7 @@ export async function readApplied(db: Queryable, origin: string): Promise<Applie
     errorPos: x.error_pos === null ? null : Number(x.error_pos),
     sourceAt: x.source_at,
     appliedAt: x.applied_at,
+    clockAheadMs: Number(x.clock_ahead_ms ?? 0),
   };
 }
 
@@ -68,6 +70,8 @@ export interface AppliedUpTo {
   seenPos: number;
   /** The origin's vector as of the last batch applied, when known. */
   peerSeen: Record<string, number> | null;
+  /** How far ahead of this DC's clock the newest change was stamped (the skew alarm). */
+  aheadMs: number;
 }
 
 /** Inside the destination transaction that applied everything up to `u.pos`. */
@@ -75,9 +79,9 @@ export async function recordApplied(db: Queryable, origin: string, u: AppliedUpT
   await db.query(
     `update ferry.applied set pos = $2, tick = coalesce($3, tick), transport_offset = $4, source_at = $5, applied_at = clock_timestamp(),
             seen_pos = greatest(seen_pos, $6), seen_at = clock_timestamp(), status = 'running', error = null, error_kind = null, error_pos = null, error_at = null,
-            peer_seen = ferry.max_vector(peer_seen, $7::jsonb)
+            peer_seen = ferry.max_vector(peer_seen, $7::jsonb), clock_ahead_ms = $8
       where origin = $1`,
-    [origin, u.pos, u.tick, u.offset, u.sourceAt, u.seenPos, u.peerSeen ? JSON.stringify(u.peerSeen) : null],
+    [origin, u.pos, u.tick, u.offset, u.sourceAt, u.seenPos, u.peerSeen ? JSON.stringify(u.peerSeen) : null, u.aheadMs],
   );
 }
 

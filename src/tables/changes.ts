@@ -40,9 +40,12 @@ export async function unpublishedCount(db: Queryable): Promise<number> {
   return Number(r.rows[0].n);
 }
 
-/** Empties the change tables that are not current and wholly published; returns the slots emptied. */
-export async function pruneChanges(db: Queryable): Promise<number[]> {
-  return (await db.query<{ s: number[] }>('select ferry.prune() as s')).rows[0].s;
+/**
+ * Empties the change tables that are not current and wholly published; returns the slots emptied.
+ * Versions of changes outside `stable` (the snapshot every peer has applied) are kept first.
+ */
+export async function pruneChanges(db: Queryable, stable: string | null): Promise<number[]> {
+  return (await db.query<{ s: number[] }>(`select ferry.prune('200ms', $1::pg_snapshot) as s`, [stable])).rows[0].s;
 }
 
 /** Switches capture to the next change table if it is empty. */

@@ -106,7 +106,7 @@ async function captured(db: Client): Promise<Change[]> {
 
 /** The applier's group writer for dc-a's changes at a destination. */
 const writer = (db: Client, self: string) =>
-  new GroupWriter(db, { catalog: new TableCatalog(db, 'dc-a'), origin: 'dc-a', self, policy: { kind: 'lww' }, maxClockSkewMs: 60_000, onClockSkew: 'alert', log: quietLog });
+  new GroupWriter(db, { catalog: new TableCatalog(db, 'dc-a'), origin: 'dc-a', self, policy: { kind: 'lww' }, maxClockSkewMs: 60_000, onClockSkew: 'alert', keepVersions: true, log: quietLog });
 
 /** Source transactions, in order. */
 function transactions(changes: Change[]): Change[][] {

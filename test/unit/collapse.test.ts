@@ -22,7 +22,7 @@ beforeEach(() => (pos = 0));
 const ps = (cs: Change[]) => cs.map((c) => c.pos);
 
 describe('collapse', () => {
-  it('keeps the last change of each key, per table, in position order', () => {
+  it('keeps the last change of each key, per table, in key order', () => {
     const cs = [ch('a', 'I', 1, 'x'), ch('a', 'U', 1, 'y'), ch('b', 'I', 1), ch('a', 'I', 2), ch('a', 'U', 1, 'z'), ch('a', 'D', 2), ch('b', 'D', 1), ch('a', 'I', 3)];
     const [a, b] = collapse(cs);
     expect(a.table).toBe('a');

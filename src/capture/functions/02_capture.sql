@@ -69,19 +69,22 @@ begin
     v_counters := v_counters || format($c$
     v_key := case when TG_OP = 'DELETE' then %5$s else %6$s end;
     if TG_OP = 'INSERT' then
-      delete from ferry.counters where tbl = %1$s and key = v_key and col = %2$L;
-      insert into ferry.counters (tbl, key, col, dc, value, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0), v_id);
+      insert into ferry.counters as s (tbl, key, col, dc, value, ms, origin, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0), v_ms, %3$L, v_id)
+      on conflict (tbl, key, col, dc) do update set value = excluded.value, ms = excluded.ms, origin = excluded.origin, seq = excluded.seq;
       v_shares := v_shares || jsonb_build_object(%2$L, jsonb_build_object(%3$L, coalesce(NEW.%4$I, 0)::text));
     elsif TG_OP = 'UPDATE' and NEW.%4$I is distinct from OLD.%4$I then
-      insert into ferry.counters (tbl, key, col, dc, value, seq)
-      select %1$s, v_key, %2$L, '', coalesce(OLD.%4$I, 0), 0
+      insert into ferry.counters (tbl, key, col, dc, value, ms, origin, seq)
+      select %1$s, v_key, %2$L, '', coalesce(OLD.%4$I, 0), v_ms, %3$L, v_id
        where not exists (select 1 from ferry.counters where tbl = %1$s and key = v_key and col = %2$L);
-      insert into ferry.counters as s (tbl, key, col, dc, value, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0) - coalesce(OLD.%4$I, 0), v_id)
-      on conflict (tbl, key, col, dc) do update set value = s.value + excluded.value, seq = excluded.seq;
+      insert into ferry.counters as s (tbl, key, col, dc, value, ms, origin, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0) - coalesce(OLD.%4$I, 0), v_ms, %3$L, v_id)
+      on conflict (tbl, key, col, dc) do update set value = s.value + excluded.value, ms = excluded.ms, origin = excluded.origin, seq = excluded.seq;
       v_shares := v_shares || jsonb_build_object(%2$L, (select jsonb_object_agg(dc, value::text) from ferry.counters
                                                           where tbl = %1$s and key = v_key and col = %2$L and dc in (%3$L, '')));
     elsif TG_OP = 'DELETE' then
+      -- a delete resets the counter: every share here is older than it
       delete from ferry.counters where tbl = %1$s and key = v_key and col = %2$L;
+      insert into ferry.counter_resets as r (tbl, key, ms, origin, seq) values (%1$s, v_key, v_ms, %3$L, v_id)
+      on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq;
     end if;$c$, p_tbl::oid, c, st.origin, c, v_keytext_old, v_keytext_new);
   end loop;
   if v_counters <> '' then
@@ -103,9 +106,9 @@ begin
     perform pg_notify('ferry_wake', '');
   end if;
   -- the version of this change: the clock's floor (moved on by the ticker and the appliers; by
-  -- this writer too when it finds it more than a second behind the wall clock)
+  -- this writer too when it finds it more than 10 ms behind the wall clock)
   v_ms := pg_sequence_last_value('ferry.clock');
-  if v_ms < %8$s - 1000 then
+  if v_ms < %8$s - 10 then
     v_ms := ferry.advance_clock(%8$s);
   end if;
   if TG_OP = 'TRUNCATE' then

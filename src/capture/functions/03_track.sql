@@ -1,5 +1,15 @@
+-- An older release had no p_counters: the old signature would make calls ambiguous.
+do $$
+begin
+  if to_regprocedure('ferry.track(regclass, text[])') is not null then
+    drop function ferry.track(regclass, text[]);
+  end if;
+end $$;
+
 -- Start capturing a table. p_key: explicit identity columns for a table without a primary key.
-create or replace function ferry.track(p_tbl regclass, p_key text[] default null) returns text
+-- p_counters: columns merged as counters (each DC's share adds up) instead of last writer wins;
+-- give the same in every DC.
+create or replace function ferry.track(p_tbl regclass, p_key text[] default null, p_counters text[] default null) returns text
 language plpgsql as $$
 declare
   v_schema text;
@@ -40,10 +50,20 @@ begin
     end if;
   end if;
 
-  insert into ferry.tracked (tbl, schema_name, table_name, key_cols, key_source, active)
-  values (p_tbl, v_schema, v_name, v_key, v_source, true)
+  select string_agg(quote_ident(k), ', ') into v_missing
+    from unnest(coalesce(p_counters, '{}')) k
+   where not exists (select 1 from pg_attribute a where a.attrelid = p_tbl and a.attname = k and a.attnum > 0 and not a.attisdropped
+                       and a.atttypid in ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype))
+      or k = any(v_key);
+  if v_missing is not null then
+    raise exception 'ferry: % cannot be counter column(s) of %: a counter is a smallint, integer, bigint or numeric column that is not part of the key', v_missing, p_tbl;
+  end if;
+
+  insert into ferry.tracked (tbl, schema_name, table_name, key_cols, key_source, active, counters)
+  values (p_tbl, v_schema, v_name, v_key, v_source, true, coalesce(p_counters, '{}'))
   on conflict (tbl) do update set key_cols = excluded.key_cols, key_source = excluded.key_source,
-                                  schema_name = excluded.schema_name, table_name = excluded.table_name, active = true;
+                                  schema_name = excluded.schema_name, table_name = excluded.table_name, active = true,
+                                  counters = excluded.counters;
 
   perform ferry.install_capture(p_tbl);
   v_fn := ferry.capture_function_name(p_tbl);

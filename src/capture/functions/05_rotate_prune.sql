@@ -23,16 +23,28 @@ end $$;
 -- Empty the change tables that are not current and whose every row is in a published batch.
 -- The ACCESS EXCLUSIVE lock waits out any writer still inserting into it (a session that began
 -- before the rotation), so nothing committed later can be lost. Returns the slots emptied.
-create or replace function ferry.prune(p_lock_timeout text default '200ms') returns int[]
+--
+-- p_stable: the snapshot of the last tick every peer has applied (null: nothing to keep). A local
+-- change outside it may still meet a concurrent change from a peer, which needs its version: the
+-- version is kept in ferry.row_versions before its change table is emptied (DESIGN.md §6).
+do $$
+begin
+  if to_regprocedure('ferry.prune(text)') is not null then
+    drop function ferry.prune(text);
+  end if;
+end $$;
+
+create or replace function ferry.prune(p_lock_timeout text default '200ms', p_stable pg_snapshot default null) returns int[]
 language plpgsql as $$
 declare
   v_cur int;
+  v_origin text;
   v_done pg_snapshot;
   v_pending boolean;
   v_out int[] := '{}';
   s int;
 begin
-  select slot into v_cur from ferry.state;
+  select slot, origin into v_cur, v_origin from ferry.state;
   select snap into v_done from ferry.ticks where published_at is not null order by tick desc limit 1;
   perform set_config('lock_timeout', p_lock_timeout, true);
   for s in select g from generate_series(0, 2) g where g <> v_cur loop
@@ -41,6 +53,20 @@ begin
       execute format('select exists (select 1 from ferry.changes_%s where xid >= pg_snapshot_xmin($1) and not pg_visible_in_snapshot(xid, $1))', s)
         into v_pending using v_done;
       if not v_pending then
+        if p_stable is not null then
+          execute format($f$
+            insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
+            select distinct on (c.tbl, k.key) c.tbl, k.key, c.hlc, $2, c.id, false, c.xid, null
+              from ferry.changes_%s c
+              join ferry.tracked t on t.tbl = c.tbl
+             cross join lateral (select '{' || string_agg(to_json(kc)::text || ': ' || (c.row -> kc)::text, ', ' order by o) || '}' as key
+                                   from unnest(t.key_cols) with ordinality u(kc, o)) k
+             where c.op in ('I', 'U') and c.hlc is not null and not pg_visible_in_snapshot(c.xid, $1)
+             order by c.tbl, k.key, c.id desc
+            on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = false, xid = excluded.xid, pos = null
+             where (v.ms, v.origin, v.seq) < (excluded.ms, excluded.origin, excluded.seq)$f$, s)
+          using p_stable, v_origin;
+        end if;
         execute format('truncate ferry.changes_%s', s);
         v_out := v_out || s;
       end if;

@@ -11,7 +11,7 @@ $$;
 
 -- Moves the floor forward to p_ms if it is behind; returns the floor. Called by the ticker (to the
 -- wall clock), by the applier (past every remote version it applies, before it commits) and by a
--- writer that finds the floor more than a second behind its wall clock.
+-- writer that finds the floor more than 10 ms behind its wall clock.
 create or replace function ferry.advance_clock(p_ms bigint) returns bigint
 language plpgsql as $$
 declare

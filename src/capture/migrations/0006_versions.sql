@@ -23,6 +23,8 @@ alter table ferry.changes add column counters jsonb;
 alter table ferry.ticks add column seen jsonb;
 -- The vector of each origin as of its last batch applied here (see ferry.row_versions purge).
 alter table ferry.applied add column peer_seen jsonb not null default '{}';
+-- How far ahead of this DC's clock the origin's newest applied change was stamped (the skew alarm).
+alter table ferry.applied add column clock_ahead_ms bigint not null default 0;
 
 -- The version of rows whose latest write may still meet a concurrent one (DESIGN.md §6): rows the
 -- applier wrote (remote versions, with the applier's xid, so a later local write is told apart by
@@ -84,6 +86,18 @@ create table ferry.counters (
   col text not null,
   dc text not null,             -- the DC whose share this is ('' for the value counting began with)
   value numeric not null,
-  seq bigint not null,          -- that DC's change id that set it (shares only grow in its order)
+  ms bigint not null,           -- the version of the change that set it: ms, origin, seq
+  origin text not null,
+  seq bigint not null,
   primary key (tbl, key, col, dc)
+);
+-- The newest delete of a counted row: shares set by older changes no longer count (a delete resets
+-- the counter, in every DC alike, whatever the order its changes arrive in).
+create table ferry.counter_resets (
+  tbl oid not null,
+  key text not null,
+  ms bigint not null,
+  origin text not null,
+  seq bigint not null,
+  primary key (tbl, key)
 );

@@ -8,12 +8,13 @@ export function trackCommand(): Command {
     .argument('<tables...>')
     .option('-c, --config <file>', 'config file (YAML or JSON)')
     .option('--key <cols>', 'columns that identify a row, for a table without a primary key (comma separated)')
-    .action(async (tables: string[], opts: { config?: string; key?: string }) => {
+    .option('--counter <cols>', 'columns merged as counters: every DC\'s additions count, none twice (comma separated; the same in every DC)')
+    .action(async (tables: string[], opts: { config?: string; key?: string; counter?: string }) => {
       const { config } = context(opts);
-      const key = opts.key?.split(',').map((s) => s.trim()).filter(Boolean);
+      const list = (v?: string) => v?.split(',').map((s) => s.trim()).filter(Boolean);
       const db = await database(config);
       try {
-        for (const t of tables) console.log(`tracking ${await track(db, t, key)}`);
+        for (const t of tables) console.log(`tracking ${await track(db, t, list(opts.key), list(opts.counter))}`);
       } finally {
         await db.end();
       }
