@@ -26,42 +26,50 @@ export interface LocalState {
   deleted: boolean;
 }
 
-type Row = { n: string; xmin: string | null; ctid: string | null; ms: string | null; origin: string | null; seq: string | null; deleted: boolean | null; vxid: string | null };
+type Row = {
+  n: string;
+  xmin: string | null;
+  ctid: string | null;
+  ms: string | null;
+  origin: string | null;
+  seq: string | null;
+  deleted: boolean | null;
+  vxid: string | null;
+  w_hlc: string | null;
+  w_id: string | null;
+};
 
-/** The local state of each key (by index into keyTexts). */
+/**
+ * The local state of each key (by index into keyTexts), in ONE statement: the pruner empties a
+ * change table and keeps its versions in ferry.row_versions in one transaction, and only a single
+ * snapshot sees either the one or the other (two statements could miss both).
+ */
 export async function readLocalStates(db: Queryable, t: TableInfo, keys: string[], keyTexts: string[], self: string): Promise<LocalState[]> {
   const cols = keys.map(quoteIdent).join(', ');
   const r = await db.query<Row>(
-    `select x.n, l.xmin, l.ctid, v.ms, v.origin, v.seq, v.deleted, (v.xid::text::bigint & 4294967295)::text as vxid
+    `select x.n, l.xmin, l.ctid, v.ms, v.origin, v.seq, v.deleted, (v.xid::text::bigint & 4294967295)::text as vxid, w.hlc as w_hlc, w.id as w_id
        from rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) with ordinality as x(${cols}, ferry_key, n)
        left join lateral (select t.xmin::text as xmin, t.ctid::text as ctid from ${t.sql} t where ${keyMatch(keys)} limit 1) l on true
        left join ferry.row_versions v on v.tbl = $3 and v.key = x.ferry_key
+       -- a row an application transaction wrote last: that change's version, found by the row's xmin
+       left join lateral (select c.hlc, c.id from ferry.changes c
+                           where l.xmin is not null and (v.tbl is null or v.deleted or (v.xid::text::bigint & 4294967295)::text <> l.xmin)
+                             and c.xid = ferry.xid8_of(l.xmin::xid) and c.tbl = $3 and c.op in ('I', 'U') and c.row @> x.ferry_key::jsonb
+                           order by c.id desc limit 1) w on true
       where l.xmin is not null or v.tbl is not null`,
     [keysParam(keyTexts), keyTexts, t.oid],
   );
   const out: LocalState[] = keyTexts.map(() => ({ exists: false, version: null, deleted: false }));
-  const byWriter: { i: number; xmin: string }[] = [];
   for (const x of r.rows) {
     const i = Number(x.n) - 1;
     const entry: Version | null = x.ms === null ? null : { ms: Number(x.ms), origin: x.origin!, seq: Number(x.seq) };
     if (x.xmin !== null) {
       out[i] = { exists: true, xmin: x.xmin, ctid: x.ctid!, version: null, deleted: false };
       if (entry && !x.deleted && x.vxid === x.xmin) out[i].version = entry;
-      else byWriter.push({ i, xmin: x.xmin });
+      else if (x.w_id !== null) out[i].version = { ms: Number(x.w_hlc ?? 0), origin: self, seq: Number(x.w_id) };
     } else if (entry && x.deleted) {
       out[i] = { exists: false, version: entry, deleted: true };
     }
-  }
-  if (byWriter.length) {
-    // rows an application transaction wrote last: their version is that change's
-    const w = await db.query<{ n: number; hlc: string | null; id: string }>(
-      `select q.n, c.hlc, c.id from unnest($1::int[], $2::text[], $3::text[]) as q(n, xmin, key)
-        cross join lateral (select c.hlc, c.id from ferry.changes c
-                             where c.xid = ferry.xid8_of(q.xmin::xid) and c.tbl = $4 and c.op in ('I', 'U') and c.row @> q.key::jsonb
-                             order by c.id desc limit 1) c`,
-      [byWriter.map((b) => b.i), byWriter.map((b) => b.xmin), byWriter.map((b) => keyTexts[b.i]), t.oid],
-    );
-    for (const x of w.rows) out[x.n].version = { ms: Number(x.hlc ?? 0), origin: self, seq: Number(x.id) };
   }
   return out;
 }

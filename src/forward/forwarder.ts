@@ -92,7 +92,10 @@ export class Forwarder {
           for await (const changes of readBatch(client, prev, cur, first, forward.readChunk)) {
             checkPositions(changes, first + seen);
             seen += changes.length;
-            const f = encodeFrames({ origin, epoch, tick: cur.tick, at: cur.createdAt.toISOString(), seen: cur.seen }, changes, transport.maxFrameBytes);
+            // the vector of the tick before: everything it covers was applied here before any change
+            // of this batch committed, and a peer records it once any change of the batch is applied
+            // (this tick's own vector is only true once all of the batch is, which no frame can tell)
+            const f = encodeFrames({ origin, epoch, tick: cur.tick, at: cur.createdAt.toISOString(), seen: prev.seen }, changes, transport.maxFrameBytes);
             frames += f.length;
             yield f;
           }
@@ -107,7 +110,8 @@ export class Forwarder {
       forwardedFrames.inc({ origin: this.cfg.origin }, frames);
       log.debug({ tick: cur.tick, first, cnt, frames }, 'published batch');
     } else if (!sameVector(prev.seen, cur.seen)) {
-      // nothing of our own to send, but what we applied moved on: the peers learn it
+      // nothing of our own to send, but what we applied moved on: the peers learn it (this tick's
+      // vector: the batch is empty, so everything before the tick is in the batches before it)
       const meta = { origin: this.cfg.origin, epoch: leader.epoch, tick: cur.tick, at: cur.createdAt.toISOString(), seen: cur.seen };
       await this.publisher.publish(
         cur.tick,

@@ -65,7 +65,10 @@ export interface Frame {
   tick: number;
   /** When the tick was cut; every change in the frame carries it. */
   at: string;
-  /** The origin's applied position of each other origin when the tick was cut (its version vector). */
+  /**
+   * The origin's applied position of each other origin (its version vector) as of the tick before
+   * this batch: every change of the frame committed after all of that was applied at the origin.
+   */
   seen: Record<string, number>;
   changes: Change[];
   chunk?: ChunkPart;

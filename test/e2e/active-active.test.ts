@@ -69,8 +69,32 @@ async function write(url: string, dc: string, ms: number): Promise<Writer> {
 
 async function expectIdentical(mesh: Mesh, table: string, order = 'id'): Promise<string[]> {
   const a = await tableRows(mesh.url[mesh.dcs[0]], table, order);
-  for (const dc of mesh.dcs.slice(1)) expect({ dc, table, rows: await tableRows(mesh.url[dc], table, order) }).toEqual({ dc, table, rows: a });
+  for (const dc of mesh.dcs.slice(1)) {
+    const rows = await tableRows(mesh.url[dc], table, order);
+    if (JSON.stringify(rows) !== JSON.stringify(a)) await explainDifference(mesh, table);
+    expect({ dc, table, rows }).toEqual({ dc, table, rows: a });
+  }
   return a;
+}
+
+/** For a failing comparison: what each DC holds and knows of the rows that differ. */
+async function explainDifference(mesh: Mesh, table: string): Promise<void> {
+  const per = await Promise.all(mesh.dcs.map(async (dc) => new Map((await sql<{ id: number; t: string }>(mesh.url[dc], `select id, t::text as t from ${table} t`)).map((r) => [r.id, r.t]))));
+  const ids = new Set(per.flatMap((m) => [...m.keys()]));
+  for (const id of ids) {
+    const vals = per.map((m) => m.get(id) ?? '-');
+    if (new Set(vals).size === 1) continue;
+    const key = `{"id": ${id}}`;
+    const out: Record<string, unknown> = { id, rows: Object.fromEntries(mesh.dcs.map((dc, i) => [dc, vals[i]])) };
+    for (const dc of mesh.dcs) {
+      out[dc] = {
+        versions: await sql(mesh.url[dc], `select ms, origin, seq, deleted, xid::text, pos from ferry.row_versions where key = $1 and tbl = $2::regclass`, [key, table]),
+        conflicts: await sql(mesh.url[dc], `select rule, winner, local_version, remote_version, remote_pos from ferry.conflicts where key = $1::jsonb order by id`, [key]),
+        changes: await sql(mesh.url[dc], `select id, xid::text, op, hlc, row->>'v' as v from ferry.changes where tbl = $2::regclass and row @> $1::jsonb order by id`, [key, table]),
+      };
+    }
+    process.stdout.write(`DIFFERENCE ${JSON.stringify(out)}\n`);
+  }
 }
 
 describe.each<TransportKind>(['kafka', 'sqs'])('active-active over %s', (kind) => {

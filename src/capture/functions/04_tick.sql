@@ -38,8 +38,9 @@ begin
     return query select null::bigint, v_last, v_last - v_prev.last_id;
     return;
   end if;
-  -- the applied vector is read in the same statement as the snapshot: a peer that receives this
-  -- batch knows that every change of ours the vector covers was applied before any change after it
+  -- the applied vector is read in the same statement as the snapshot: every change of ours that
+  -- committed after this tick (the batches after it) committed after what the vector covers was
+  -- applied here (the forwarder sends it with the next batch, see forward/forwarder.ts)
   insert into ferry.ticks (tick, snap, last_id, seen)
   values (v_prev.tick + 1, pg_current_snapshot(), v_last,
           (select coalesce(jsonb_object_agg(a.origin, a.pos), '{}') from ferry.applied a));
