@@ -67,7 +67,7 @@ async function native(res: Results, run: number): Promise<Rate> {
     const rate = perSecond(load.changes, r.ms);
     const check = await compareAll([pair.pubUrl, pair.subUrl], TABLE_KEYS);
     res.add(BENCH, 'native logical replication: drain rate', 'changes/s', rate, r.done ? {} : { bound: 'atMost' });
-    res.detail(BENCH, { run, who: 'native', changes: load.changes, 'load tps': Math.round(load.tps), 'drain s': +(r.ms / 1000).toFixed(2), 'first row s': first === undefined ? null : +(first / 1000).toFixed(2), 'changes/s': Math.round(rate), identical: check.identical });
+    res.detail(BENCH, { run, who: 'native', changes: load.changes, 'load tps': Math.round(load.tps), 'drain s': +(r.ms / 1000).toFixed(2), 'first applied s': first === undefined ? null : +(first / 1000).toFixed(2), 'changes/s': Math.round(rate), identical: check.identical });
     if (!check.identical) res.note(BENCH, `run ${run}: the native subscriber differs from its publisher in ${JSON.stringify(check.differ)}`);
     log(BENCH, `run ${run} native: ${load.changes} changes drained in ${(r.ms / 1000).toFixed(2)} s (${Math.round(rate)}/s), identical=${check.identical}`);
     return { rate, capped: !r.done };
