@@ -9,10 +9,12 @@ import { services } from './lib/paths';
 import { published } from './lib/positions';
 import { Results } from './lib/results';
 import { settings, TransportKind } from './lib/settings';
+import { dropTransport } from './lib/transport-cleanup';
 import { log } from './lib/setup';
 import { perSecond, sleep } from './lib/stats';
 
 const BENCH = 'forward';
+const TIMEOUT_MS = 300_000;
 export const EVENTS_DDL = 'create table public.events (id bigint primary key, kind text not null, payload text, at timestamptz not null default now())';
 
 /** One connection for the whole run, as an application would hold one. */
@@ -23,9 +25,12 @@ export async function insertEvents(c: Client, from: number, count: number, perTx
 }
 
 async function publishedUpTo(c: Client, n: number, fwd: FerryProcess): Promise<void> {
+  const end = performance.now() + TIMEOUT_MS;
   for (;;) {
     fwd.check();
-    if ((await published(c)).pos >= n) return;
+    const pos = (await published(c)).pos;
+    if (pos >= n) return;
+    if (performance.now() > end) throw new Error(`${pos} of ${n} changes published after ${TIMEOUT_MS / 1000} s; log ${fwd.logFile}`);
     await sleep(10);
   }
 }
@@ -33,11 +38,12 @@ async function publishedUpTo(c: Client, n: number, fwd: FerryProcess): Promise<v
 async function one(res: Results, run: number, kind: TransportKind, shape: 'backlog' | 'live'): Promise<void> {
   const N = settings.insertChanges;
   const url = await createDatabase(services().FERRY_DC_A_URL, uniq('bench_'));
+  const prefix = uniq('b');
   let fwd: FerryProcess | undefined;
   const c = await heldClient(url);
   try {
     await sql(url, EVENTS_DDL);
-    const cfgFile = writeConfig(dcConfig('dc-a', url, kind, uniq('b'), ['dc-b']));
+    const cfgFile = writeConfig(dcConfig('dc-a', url, kind, prefix, ['dc-b']));
     await prepareDc(cfgFile, ['public.events']);
     const start = () => startFerry(`forward-${kind}-${shape}-${run}`, 'dc-a-forward', 'forward', cfgFile);
     let ms: number;
@@ -67,6 +73,7 @@ async function one(res: Results, run: number, kind: TransportKind, shape: 'backl
     await fwd?.stop();
     await c.end();
     await dropDatabase(url);
+    await dropTransport(kind, prefix);
   }
 }
 

@@ -11,6 +11,7 @@ import { published } from './lib/positions';
 import { ProbeWriter } from './lib/probe';
 import { Results } from './lib/results';
 import { settings } from './lib/settings';
+import { dropTransport } from './lib/transport-cleanup';
 import { log } from './lib/setup';
 import { median, sleep } from './lib/stats';
 
@@ -45,10 +46,11 @@ async function publishedAll(url: string, fwd: FerryProcess, timeoutMs: number): 
 
 export async function captureCost(res: Results): Promise<void> {
   const url = await createDatabase(services().FERRY_DC_A_URL, uniq('bench_'));
+  const prefix = uniq('b');
   let fwd: FerryProcess | undefined;
   try {
     await initPgbench(url, settings.scale);
-    const cfgFile = writeConfig(dcConfig('dc-a', url, 'kafka', uniq('b'), ['dc-b']));
+    const cfgFile = writeConfig(dcConfig('dc-a', url, 'kafka', prefix, ['dc-b']));
     await ferryCli(['init'], cfgFile);
     // the probe table carries the markers that say "published up to here"; nothing else writes it
     await ferryCli(['track', PROBE_TABLE], cfgFile);
@@ -95,6 +97,7 @@ export async function captureCost(res: Results): Promise<void> {
   } finally {
     await fwd?.stop();
     await dropDatabase(url);
+    await dropTransport('kafka', prefix);
   }
 }
 

@@ -5,6 +5,7 @@ import { dcConfig, DcConfig, prepareDc, writeConfig } from './ferry';
 import { services } from './paths';
 import { initPgbench, PGBENCH_TABLES, PROBE_TABLE } from './pgbench';
 import type { TransportKind } from './settings';
+import { dropTransport } from './transport-cleanup';
 
 export const TRACKED = [...PGBENCH_TABLES, PROBE_TABLE];
 
@@ -13,6 +14,7 @@ export interface Dcs {
   url: Record<string, string>;
   cfg: Record<string, DcConfig>;
   cfgFile: Record<string, string>;
+  /** Removes the databases and the run's topics or queues. */
   drop(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function createDcs(kind: TransportKind, names: string[], init: (url
   const cfgFile: Record<string, string> = {};
   const drop = async () => {
     await Promise.all(Object.values(url).map((u) => dropDatabase(u).catch(() => undefined)));
+    await dropTransport(kind, prefix);
   };
   try {
     for (const dc of names) url[dc] = await createDatabase(clusterUrl(dc), db);
