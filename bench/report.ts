@@ -12,6 +12,7 @@ export interface Meta {
   machineAtEnd: Record<string, unknown>;
   versions: Record<string, unknown>;
   settings: Record<string, unknown>;
+  ferryOverrides: Record<string, string>;
 }
 
 const TITLES: Record<string, string> = {
@@ -60,6 +61,8 @@ export function markdown(res: Results, meta: Meta): string {
   out.push(`Code: ${v.ferryCommit} (${v.ferryBranch})${v.srcChanged ? ', with uncommitted changes under src/' : ''}. Node ${v.node}, ${v.postgres}, ${v.pgbench}, Kafka ${v.kafka}, ElasticMQ ${v.elasticmq}.`);
   out.push(`DC clusters: ${Object.entries(v.dcSettings as Record<string, string>).map(([k, x]) => `${k}=${x}`).join(', ')}. Everything (PostgreSQL ×3, Kafka, ElasticMQ, Ferry's processes, the load) on one machine.`);
   out.push(`Runs per figure: ${s.runs}${s.quick ? ' (BENCH_QUICK=1: a harness check, not a measurement)' : ''}. Settings: ${Object.entries(s).filter(([k]) => k !== 'runs' && k !== 'quick').map(([k, x]) => `${k}=${Array.isArray(x) ? x.join('+') : x}`).join(', ')}.`);
+  const over = Object.entries(meta.ferryOverrides);
+  out.push(`Ferry: its defaults${over.length ? `, with ${over.map(([k, x]) => `${k}=${x}`).join(', ')}` : ''}; each DC's \`ferry\` processes started by the suite.`);
   out.push('', 'Each figure: min / median / max over the runs, then every run\'s value in order. "≥ x": a timeout stopped that run, the true value is at least x.', '');
   const head = ['figure', 'unit', 'min', 'median', 'max', 'runs', 'target (issue 9)'];
   const headline = res.figures.filter((f) => f.headline);
@@ -84,12 +87,13 @@ export function markdown(res: Results, meta: Meta): string {
   return out.join('\n');
 }
 
-/** Writes bench/results.json and bench/RESULTS.md and prints them. */
-export function writeReport(res: Results, meta: Meta): void {
+/** Writes bench/results.json and bench/RESULTS.md, and prints them unless `quiet` (a partial write). */
+export function writeReport(res: Results, meta: Meta, quiet = false): void {
   const json = { ...meta, figures: res.figures.map(figureJson), details: res.details, notes: res.notes, errors: res.errors };
   const md = markdown(res, meta);
   writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify(json, null, 2) + '\n');
   writeFileSync(path.join(ROOT, 'bench', 'RESULTS.md'), md);
+  if (quiet) return;
   console.log(JSON.stringify(json, null, 2));
   console.log('\n' + md);
 }

@@ -7,7 +7,8 @@ import { captureCost } from './trigger-overhead';
 import { e2e } from './e2e';
 import { forward } from './forward';
 import { latency } from './latency';
-import { machine, versions } from './lib/machine';
+import { deadServices } from './lib/health';
+import { ferryOverrides, machine, versions } from './lib/machine';
 import { Results } from './lib/results';
 import { BenchName, settings, wants } from './lib/settings';
 import { log } from './lib/setup';
@@ -29,9 +30,16 @@ async function main() {
   const res = new Results();
   const atStart = machine();
   const ver = await versions();
+  const meta = () => ({ startedAt, seconds: (Date.now() - t0) / 1000, machine: atStart, machineAtEnd: machine(), versions: ver, settings: { ...settings }, ferryOverrides: ferryOverrides() });
   log('suite', `${settings.quick ? 'QUICK mode, ' : ''}${settings.runs} run(s) per figure: ${settings.only.join(', ')}`);
   for (const [name, bench] of BENCHES) {
     if (!wants(name)) continue;
+    const dead = await deadServices();
+    if (dead.length) {
+      res.error('suite', new Error(`stopped before ${name}: ${dead.join('; ')} (see .ferry/logs/)`));
+      log('suite', `a service is down, stopping: ${dead.join('; ')}`);
+      break;
+    }
     const b0 = Date.now();
     log(name, 'start');
     try {
@@ -41,8 +49,10 @@ async function main() {
       log(name, `FAILED: ${(e as Error).message}`);
     }
     log(name, `done in ${Math.round((Date.now() - b0) / 1000)} s`);
+    // what is measured so far survives a later failure or an interrupted run
+    writeReport(res, meta(), true);
   }
-  writeReport(res, { startedAt, seconds: (Date.now() - t0) / 1000, machine: atStart, machineAtEnd: machine(), versions: ver, settings: { ...settings } });
+  writeReport(res, meta());
   if (res.errors.length) {
     log('suite', `${res.errors.length} error(s): see the Errors section of bench/RESULTS.md`);
     process.exitCode = 1;

@@ -58,3 +58,18 @@ export async function versions() {
     dcSettings: Object.fromEntries(settings.map((s) => [s.name, s.unit ? `${s.setting} × ${s.unit}` : s.setting])),
   };
 }
+
+/**
+ * Ferry runs with its defaults (src/config/schema.ts) and http.port 0; FERRY_* variables in the
+ * environment override config keys for every Ferry process the suite starts. Those in effect are
+ * recorded (values of keys that could hold a secret are not).
+ */
+export function ferryOverrides(): Record<string, string> {
+  const keys = /^FERRY_(FORWARD|APPLY|TRANSPORT|LOG_LEVEL)(__|$)/;
+  const secret = /SECRET|KEY_ID|PASSWORD|TOKEN/;
+  return Object.fromEntries(
+    Object.entries(process.env)
+      .filter(([k, v]) => keys.test(k) && v !== undefined)
+      .map(([k, v]) => [k, secret.test(k) ? '(set)' : (v as string)]),
+  );
+}

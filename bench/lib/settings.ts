@@ -41,14 +41,14 @@ export const settings = {
   steadySeconds: num('BENCH_STEADY_SECONDS', 60, 15),
   steadyTransports: list('BENCH_STEADY_TRANSPORTS', TRANSPORTS, ['kafka']),
   /** steady state: how long after the load to wait for identical DCs before giving up. */
-  steadyDrainTimeoutS: num('BENCH_STEADY_DRAIN_TIMEOUT_S', 60, 60),
+  steadyDrainTimeoutS: num('BENCH_STEADY_DRAIN_TIMEOUT_S', 60, 45),
   /** Lag samples are taken this often during the steady-state load. */
   lagSampleMs: num('BENCH_LAG_SAMPLE_MS', 250, 250),
   /** latency: offered changes/s (pgbench --rate for most, plus the probe rows) and for how long. */
   latencyRate: num('BENCH_LATENCY_RATE', 2000, 2000),
-  latencySeconds: num('BENCH_LATENCY_SECONDS', 20, 8),
+  latencySeconds: num('BENCH_LATENCY_SECONDS', 15, 8),
   /** ...after which the last probes get this long to arrive (those that do not count with their age). */
-  latencyDrainS: num('BENCH_LATENCY_DRAIN_S', 20, 20),
+  latencyDrainS: num('BENCH_LATENCY_DRAIN_S', 10, 10),
   latencyTransports: list('BENCH_LATENCY_TRANSPORTS', TRANSPORTS, TRANSPORTS),
   /** Probe rows per second in the latency benchmark (each is one timed sample). */
   probeRate: num('BENCH_PROBE_RATE', 100, 100),
