@@ -53,6 +53,8 @@ export async function versions() {
     kafka: pomVersion('infra/kafka/pom.xml', 'kafka.version'),
     elasticmq: pomVersion('infra/elasticmq/pom.xml', 'elasticmq.version'),
     ferryCommit: git(['rev-parse', 'HEAD']),
+    // the same tree id means the same Ferry code, whichever branch or commit carries it
+    srcTree: git(['rev-parse', 'HEAD:src']),
     ferryBranch: git(['rev-parse', '--abbrev-ref', 'HEAD']),
     srcChanged: status !== '' && status !== 'unknown',
     dcSettings: Object.fromEntries(settings.map((s) => [s.name, s.unit ? `${s.setting} × ${s.unit}` : s.setting])),
