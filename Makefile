@@ -13,7 +13,7 @@ help:
 	@echo "make test-unit      unit tests only (no services needed)"
 	@echo "make services-up    start the local services; addresses go to $(SERVICES_ENV)"
 	@echo "make services-down  stop them"
-	@echo "make bench          run the benchmarks under bench/ (JSON + Markdown table)"
+	@echo "make bench          run the benchmark suite (bench/suite.ts): bench/results.json + bench/RESULTS.md"
 	@echo "make lint           eslint + type check"
 
 # npm ci (exactly the committed lock, which it never rewrites) only when the lock changed since
@@ -32,6 +32,7 @@ services-up:
 
 services-down:
 	bash infra/services.sh down
+	bash bench/native-pair.sh down
 
 services-status:
 	bash infra/services.sh status
@@ -49,9 +50,12 @@ test: test-unit test-integration
 demo: build services-up
 	bash scripts/demo.sh
 
+# The suite drives the built `ferry` command (dist/) and starts its own native replication pair
+# (bench/native-pair.sh). BENCH_QUICK=1 checks the harness in a few minutes; BENCH_ONLY, BENCH_RUNS
+# and the other knobs are in bench/lib/settings.ts.
 bench: build services-up
-	node_modules/.bin/tsc -p tsconfig.json --outDir $(STATE)/build && node scripts/copy-sql.js $(STATE)/build/src
-	set -a; source $(SERVICES_ENV); set +a; node $(STATE)/build/bench/forward.js && node $(STATE)/build/bench/e2e.js && node $(STATE)/build/bench/trigger-overhead.js
+	node_modules/.bin/tsc -p bench/tsconfig.json
+	set -a; source $(SERVICES_ENV); set +a; node $(STATE)/build/bench/suite.js
 
 lint: install
 	node_modules/.bin/eslint .

@@ -4,6 +4,11 @@
 
 pg_clusters=(dc-a dc-b dc-c)
 pg_port_base=${FERRY_PG_PORT_BASE:-55432}
+# The variable that moves pg_port_base (named in the message when a port is taken), and settings
+# appended to every cluster's ferry.conf. A caller that sources this file for clusters of its own
+# (bench/native-pair.sh) sets all three after sourcing.
+pg_port_var=FERRY_PG_PORT_BASE
+pg_extra_conf=''
 
 # as_pg CMD...: the server refuses to run as root, so root runs it as `postgres`. From / because
 # root's working directory (often /root) is closed to postgres. 9>&- : a postmaster started here
@@ -92,6 +97,7 @@ max_prepared_transactions = 0
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+$pg_extra_conf
 EOF
     # TCP needs the password, as in production; the socket, inside the state folder, is trusted
     # so this script can administer the cluster as the superuser.
@@ -100,7 +106,7 @@ EOF
 local all all trust
 host  all all 127.0.0.1/32 scram-sha-256
 EOF
-    require_free_port "postgres $dc" "$port" FERRY_PG_PORT_BASE
+    require_free_port "postgres $dc" "$port" "$pg_port_var"
     say "starting postgres $dc on port $port"
     as_pg "$pg_bin/pg_ctl" start -D "$dir" -l "$log" -w -t 60 >/dev/null ||
       fail_with_log "postgres $dc" "$log" "did not start"
