@@ -12,7 +12,7 @@
 --
 -- Each change is stamped with this DC's clock (hlc, DESIGN.md §6). A DELETE (and the old key of a
 -- key change) also leaves a tombstone in ferry.row_versions: the one write capture makes besides
--- the change row, and only for deletes. Counter columns keep this DC's share in ferry.counters.
+-- the change row, and only for deletes; an INSERT looks its key up there (one index probe). Counter columns keep this DC's share in ferry.counters.
 create or replace function ferry.capture_source(p_tbl regclass) returns text
 language plpgsql stable as $$
 declare
@@ -103,6 +103,16 @@ begin
   -- writes applied by Ferry carry ferry.origin and are not captured again (loop prevention)
   if current_setting('ferry.origin', true) <> '' then
     return null;
+  end if;
+  -- a key written here anew (an insert, the new key of a key change) first waits for an applier
+  -- recording a version of that key: then either the applier sees this row before it commits, or
+  -- this change reads the clock after the applier moved it past the applied version (DESIGN.md §6)
+  if TG_OP = 'INSERT' then
+    perform 1 from ferry.row_versions where tbl = %3$s and key = %9$s for share;
+  elsif TG_OP = 'UPDATE' then
+    if (%4$s) is distinct from (%5$s) then
+      perform 1 from ferry.row_versions where tbl = %3$s and key = %9$s for share;
+    end if;
   end if;
   -- the version of this change: the clock's floor (moved on by the ticker and the appliers; by
   -- this writer too when it finds it more than 10 ms behind the wall clock)
