@@ -2,7 +2,11 @@
 # Starts, stops and reports the real services Ferry's integration and e2e tests use, on a machine
 # without Docker: three PostgreSQL clusters (dc-a, dc-b, dc-c), one Kafka node, one ElasticMQ.
 #
-#   bash infra/services.sh up|down|status
+#   bash infra/services.sh up|down|status|restart
+#
+# `restart` stops the selected services, waits FERRY_DOWN_S seconds (default 0), and starts them
+# again: a fault the chaos tests inject (FERRY_SERVICES=kafka, or FERRY_SERVICES=pg with
+# FERRY_PG_ONLY=dc-c for one cluster).
 #
 # `up` is idempotent: what already runs is left alone. On success it writes .ferry/services.env
 # (FERRY_DC_A_URL, FERRY_DC_B_URL, FERRY_DC_C_URL, FERRY_KAFKA_BROKERS, FERRY_SQS_ENDPOINT).
@@ -55,8 +59,8 @@ write_env() {
 
 cmd=${1:-}
 case $cmd in
-up | down | status) ;;
-*) die "usage: bash infra/services.sh up|down|status" ;;
+up | down | status | restart) ;;
+*) die "usage: bash infra/services.sh up|down|status|restart" ;;
 esac
 
 ensure_state_dirs
@@ -76,6 +80,14 @@ down)
   for s in "${services[@]}"; do "${s}_stop"; done
   write_env
   say "down: ${services[*]}"
+  ;;
+restart)
+  for s in "${services[@]}"; do "${s}_stop"; done
+  sleep "${FERRY_DOWN_S:-0}"
+  for s in "${services[@]}"; do "${s}_start"; done
+  for s in "${services[@]}"; do "${s}_wait"; done
+  write_env
+  say "restarted: ${services[*]}"
   ;;
 status)
   rc=0

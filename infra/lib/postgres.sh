@@ -132,9 +132,13 @@ pg_start() {
   pg_install
   pg_layout
   for i in "${!pg_clusters[@]}"; do
+    pg_selected "${pg_clusters[$i]}" || continue
     pg_start_cluster "${pg_clusters[$i]}" $((pg_port_base + i))
   done
 }
+
+# FERRY_PG_ONLY="dc-c" limits start and stop to those clusters (the chaos tests restart one).
+pg_selected() { [[ -z ${FERRY_PG_ONLY:-} || " $FERRY_PG_ONLY " == *" $1 "* ]]; }
 
 pg_wait() { :; } # pg_start already waited: each cluster answered a query.
 
@@ -143,6 +147,7 @@ pg_stop() {
   pg_find_bin || return 0 # no server installed, so none of ours runs
   pg_layout
   for dc in "${pg_clusters[@]}"; do
+    pg_selected "$dc" || continue
     if pg_running "$dc"; then
       say "stopping postgres $dc"
       # fast: roll back open sessions (tests may leave some) instead of waiting for them.

@@ -1,7 +1,7 @@
 import type { Queryable } from '../common/db';
 import { quoteIdent } from '../common/db';
 import type { Change } from '../protocol/envelope';
-import { keyMatch, keysParam, recordset, recordsetFn, rowsParam, valueOf } from './rows';
+import { keyMatch, keysParam, recordset, recordsetFn, rowsParam, valueOf, own } from './rows';
 import type { TableInfo } from './table-info';
 
 /**
@@ -19,13 +19,13 @@ export interface LocalRow {
 /** For each key (by index), the row this DC holds now, if any. */
 export async function readLocal(db: Queryable, t: TableInfo, keys: string[], keyTexts: string[]): Promise<Map<number, LocalRow>> {
   const cols = keys.map(quoteIdent).join(', ');
-  const r = await db.query<{ n: string; xmin: string; ctid: string }>(
-    `select x.n, t.xmin::text as xmin, t.ctid::text as ctid
-       from rows from (${recordsetFn(t, keys, '$1')}) with ordinality as x(${cols}, n)
+  const r = await db.query<{ ferry_n: string; xmin: string; ctid: string }>(
+    `select x.${own(t, 'ferry_n')} as ferry_n, t.xmin::text as xmin, t.ctid::text as ctid
+       from rows from (${recordsetFn(t, keys, '$1')}) with ordinality as x(${cols}, ${own(t, 'ferry_n')})
        join ${t.sql} t on ${keyMatch(keys)}`,
     [keysParam(keyTexts)],
   );
-  return new Map(r.rows.map((x) => [Number(x.n) - 1, { xmin: x.xmin, ctid: x.ctid }]));
+  return new Map(r.rows.map((x) => [Number(x.ferry_n) - 1, { xmin: x.xmin, ctid: x.ctid }]));
 }
 
 /** UPDATE of rows that exist; returns how many were updated (fewer: a local write came between). */
@@ -35,8 +35,8 @@ export async function updateRows(db: Queryable, t: TableInfo, keys: string[], wr
   const cols = write.map(quoteIdent).join(', ');
   const r = await db.query(
     `update ${t.sql} t set ${set.map((k) => `${quoteIdent(k)} = ${valueOf(t, asText, k)}`).join(', ')}
-       from rows from (${recordsetFn(t, write, '$1', asText)}, unnest($2::text[])) as x(${cols}, ferry_xmin)
-      where ${keyMatch(keys)} and t.xmin = x.ferry_xmin::xid`,
+       from rows from (${recordsetFn(t, write, '$1', asText)}, unnest($2::text[])) as x(${cols}, ${own(t, 'ferry_xmin')})
+      where ${keyMatch(keys)} and t.xmin = x.${own(t, 'ferry_xmin')}::xid`,
     [rowsParam(changes, asText), xmins],
   );
   return r.rowCount ?? 0;
@@ -54,8 +54,8 @@ export async function insertRows(db: Queryable, t: TableInfo, write: string[], a
 export async function deleteRows(db: Queryable, t: TableInfo, keys: string[], keyTexts: string[], xmins: string[]): Promise<number> {
   const cols = keys.map(quoteIdent).join(', ');
   const r = await db.query(
-    `delete from ${t.sql} t using rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) as x(${cols}, ferry_xmin)
-      where ${keyMatch(keys)} and t.xmin = x.ferry_xmin::xid`,
+    `delete from ${t.sql} t using rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) as x(${cols}, ${own(t, 'ferry_xmin')})
+      where ${keyMatch(keys)} and t.xmin = x.${own(t, 'ferry_xmin')}::xid`,
     [keysParam(keyTexts), xmins],
   );
   return r.rowCount ?? 0;

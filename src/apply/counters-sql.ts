@@ -1,7 +1,7 @@
 import type { Queryable } from '../common/db';
 import { quoteIdent } from '../common/db';
 import type { Change } from '../protocol/envelope';
-import { keyMatch, keysParam, recordsetFn } from './rows';
+import { keyMatch, keysParam, recordsetFn, own } from './rows';
 import type { TableInfo } from './table-info';
 
 /**
@@ -69,9 +69,9 @@ export async function applySums(db: Queryable, t: TableInfo, keys: string[], key
   if (!keyTexts.length || !cols.length) return;
   const kc = keys.map(quoteIdent).join(', ');
   const set = cols
-    .map((c) => `${quoteIdent(c)} = coalesce((select sum(s.value) from ferry.counters s where s.tbl = $3 and s.key = x.ferry_key and s.col = ${`'${c.replace(/'/g, "''")}'`}), t.${quoteIdent(c)})`)
+    .map((c) => `${quoteIdent(c)} = coalesce((select sum(s.value) from ferry.counters s where s.tbl = $3 and s.key = x.${own(t, 'ferry_key')} and s.col = ${`'${c.replace(/'/g, "''")}'`}), t.${quoteIdent(c)})`)
     .join(', ');
-  await db.query(`update ${t.sql} t set ${set} from rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) as x(${kc}, ferry_key) where ${keyMatch(keys)}`, [
+  await db.query(`update ${t.sql} t set ${set} from rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) as x(${kc}, ${own(t, 'ferry_key')}) where ${keyMatch(keys)}`, [
     keysParam(keyTexts),
     keyTexts,
     t.oid,

@@ -1,7 +1,7 @@
 import type { Queryable } from '../common/db';
 import { quoteIdent } from '../common/db';
 import type { Version } from './merge';
-import { keyMatch, keysParam, recordsetFn } from './rows';
+import { keyMatch, keysParam, recordsetFn, own } from './rows';
 import type { TableInfo } from './table-info';
 
 /**
@@ -32,7 +32,7 @@ export interface LocalState {
 }
 
 type Row = {
-  n: string;
+  ferry_n: string;
   xmin: string | null;
   ctid: string | null;
   ms: string | null;
@@ -52,21 +52,21 @@ type Row = {
 export async function readLocalStates(db: Queryable, t: TableInfo, keys: string[], keyTexts: string[], self: string): Promise<LocalState[]> {
   const cols = keys.map(quoteIdent).join(', ');
   const r = await db.query<Row>(
-    `select x.n, l.xmin, l.ctid, v.ms, v.origin, v.seq, v.deleted, (v.xid::text::bigint & 4294967295)::text as vxid, w.hlc as w_hlc, w.id as w_id
-       from rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) with ordinality as x(${cols}, ferry_key, n)
+    `select x.${own(t, 'ferry_n')} as ferry_n, l.xmin, l.ctid, v.ms, v.origin, v.seq, v.deleted, (v.xid::text::bigint & 4294967295)::text as vxid, w.hlc as w_hlc, w.id as w_id
+       from rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) with ordinality as x(${cols}, ${own(t, 'ferry_key')}, ${own(t, 'ferry_n')})
        left join lateral (select t.xmin::text as xmin, t.ctid::text as ctid from ${t.sql} t where ${keyMatch(keys)} limit 1) l on true
-       left join ferry.row_versions v on v.tbl = $3 and v.key = x.ferry_key
+       left join ferry.row_versions v on v.tbl = $3 and v.key = x.${own(t, 'ferry_key')}
        -- a row an application transaction wrote last: that change's version, found by the row's xmin
        left join lateral (select c.hlc, c.id from ferry.changes c
                            where l.xmin is not null and (v.tbl is null or v.deleted or (v.xid::text::bigint & 4294967295)::text <> l.xmin)
-                             and c.xid = ferry.xid8_of(l.xmin::xid) and c.tbl = $3 and c.op in ('I', 'U') and c.row::jsonb @> x.ferry_key::jsonb
+                             and c.xid = ferry.xid8_of(l.xmin::xid) and c.tbl = $3 and c.op in ('I', 'U') and c.row::jsonb @> x.${own(t, 'ferry_key')}::jsonb
                            order by c.id desc limit 1) w on true
       where l.xmin is not null or v.tbl is not null`,
     [keysParam(keyTexts), keyTexts, t.oid],
   );
   const out: LocalState[] = keyTexts.map(() => ({ exists: false, version: null, deleted: false, entry: null }));
   for (const x of r.rows) {
-    const i = Number(x.n) - 1;
+    const i = Number(x.ferry_n) - 1;
     const entry: Version | null = x.ms === null ? null : { ms: Number(x.ms), origin: x.origin!, seq: Number(x.seq) };
     if (x.xmin !== null) {
       out[i] = { exists: true, xmin: x.xmin, ctid: x.ctid!, version: null, deleted: false, entry };

@@ -45,6 +45,16 @@ export function recordset(t: TableInfo, cols: string[], param: string, alias: st
 }
 
 /** `json_to_recordset($n::json) as (col type, …)`, for ROWS FROM (…) beside other functions. */
+/**
+ * A name for one of the applier's own columns beside a table's columns in a recordset (x.<name>):
+ * `base`, or base_2, base_3… when the table has a column of that name. Quoted.
+ */
+export function own(t: TableInfo, base: string): string {
+  let name = base;
+  for (let i = 2; t.columns.has(name); i++) name = `${base}_${i}`;
+  return quoteIdent(name);
+}
+
 export function recordsetFn(t: TableInfo, cols: string[], param: string, asText: Set<string> = new Set()): string {
   return `json_to_recordset(${param}::json) as (${coldefs(t, cols, asText)})`;
 }

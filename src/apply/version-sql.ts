@@ -2,7 +2,7 @@ import type { Queryable } from '../common/db';
 import { quoteIdent } from '../common/db';
 import type { Conflict } from './resolve';
 import { formatVersion, Version } from './merge';
-import { keyMatch, keysParam, recordsetFn } from './rows';
+import { keyMatch, keysParam, recordsetFn, own } from './rows';
 import type { TableInfo } from './table-info';
 import { LocalWriteRace } from './local-write-race';
 
@@ -116,14 +116,14 @@ export async function uniqueHolders(
   rowsJson: string,
 ): Promise<{ n: number; key: string; xmin: string; row: string }[]> {
   const cols = [...new Set([...index.cols, ...keys])];
-  const r = await db.query<{ n: string; key: string; xmin: string; row: string }>(
-    `select x.n, ${keyTextSql(keys, 't')} as key, t.xmin::text as xmin, to_jsonb(t)::text as row
-       from rows from (${recordsetFn(t, cols, '$1')}) with ordinality as x(${cols.map(quoteIdent).join(', ')}, n)
+  const r = await db.query<{ ferry_n: string; key: string; xmin: string; row: string }>(
+    `select x.${own(t, 'ferry_n')} as ferry_n, ${keyTextSql(keys, 't')} as key, t.xmin::text as xmin, to_jsonb(t)::text as row
+       from rows from (${recordsetFn(t, cols, '$1')}) with ordinality as x(${cols.map(quoteIdent).join(', ')}, ${own(t, 'ferry_n')})
        join ${t.sql} t on ${keyMatch(index.cols)}
       where not (${keyMatch(keys)})`,
     [rowsJson],
   );
-  return r.rows.map((x) => ({ n: Number(x.n) - 1, key: x.key, xmin: x.xmin, row: x.row }));
+  return r.rows.map((x) => ({ n: Number(x.ferry_n) - 1, key: x.key, xmin: x.xmin, row: x.row }));
 }
 
 export async function quarantine(db: Queryable, self: string, rows: { table: string; key: string; row: string | null; version: Version; reason: string }[]): Promise<void> {
@@ -139,8 +139,8 @@ export async function quarantine(db: Queryable, self: string, rows: { table: str
 export async function deleteByKeyText(db: Queryable, t: TableInfo, keys: string[], keyTexts: string[], xmins: string[]): Promise<number> {
   const cols = keys.map(quoteIdent).join(', ');
   const r = await db.query(
-    `delete from ${t.sql} t using rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) as x(${cols}, ferry_xmin)
-      where ${keyMatch(keys)} and t.xmin = x.ferry_xmin::xid`,
+    `delete from ${t.sql} t using rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) as x(${cols}, ${own(t, 'ferry_xmin')})
+      where ${keyMatch(keys)} and t.xmin = x.${own(t, 'ferry_xmin')}::xid`,
     [keysParam(keyTexts), xmins],
   );
   return r.rowCount ?? 0;

@@ -57,6 +57,22 @@ describe('apply races at one DC', () => {
   const rows = async () => (await probe.query<{ t: string }>(`select t::text from items t order by id`)).rows.map((r) => r.t);
   const entry = async (id: number) => (await probe.query(`select ms::text, origin, deleted from ferry.row_versions where key = $1`, [`{"id": ${id}}`])).rows;
 
+  it('key columns named like the names the applier gives its own columns (n, ferry_key) are written like any other', async () => {
+    await probe.query(`create table public.odd (n int, ferry_key text, v text, primary key (n, ferry_key)); select ferry.track('public.odd')`);
+    const t0 = await now();
+    const odd = (op: 'I' | 'D', ms: number, v?: string): Change => ({ ...change(op, 0, ms, v), table: 'public.odd', key: `{"n": 1, "ferry_key": "k"}`, row: op === 'D' ? null : JSON.stringify({ n: 1, ferry_key: 'k', v }) });
+    for (const [c, want] of [
+      [odd('I', t0, 'one'), ['(1,k,one)']],
+      [odd('I', t0 + 1, 'two'), ['(1,k,two)']],
+      [odd('D', t0 + 2), []],
+    ] as const) {
+      await begin(a, 'dc-b');
+      await writer(a, 'dc-b').write([c]);
+      await a.query('commit');
+      expect((await probe.query<{ t: string }>(`select t::text from odd t`)).rows.map((r) => r.t)).toEqual(want);
+    }
+  });
+
   it("two appliers find a key free at once (one inserts, one deletes with a later version): the later one goes again and the delete wins", async () => {
     const t0 = await now();
     await begin(a, 'dc-b');
