@@ -49,6 +49,17 @@ export async function recordVersions(db: Queryable, t: TableInfo, records: Versi
     );
     written += r.rowCount ?? 0;
   }
+  if (written < records.length && over.length) {
+    // an entry the pruner purged meanwhile (every peer had applied past it) is no race: written anew
+    // (the entries updated above, or changed by another applier, conflict and count nothing)
+    const r = await db.query(
+      `insert into ferry.row_versions (tbl, key, ms, origin, seq, deleted, xid, pos)
+       select $1, k, ms, o, seq, del, pg_current_xact_id(), pos from unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[]) as x(k, ms, o, seq, del, pos)
+       on conflict (tbl, key) do nothing`,
+      [t.oid, ...cols(over)],
+    );
+    written += r.rowCount ?? 0;
+  }
   if (written !== records.length) throw new LocalWriteRace(`recording versions of ${t.wireName}`);
 }
 
