@@ -61,3 +61,20 @@ export function collapse(changes: Change[]): TableFinals[] {
     return t;
   });
 }
+
+/**
+ * A serial segment as the statements that apply it: each key change on its own, and consecutive
+ * TRUNCATEs of one source transaction together. `TRUNCATE a, b` (or `TRUNCATE a CASCADE` reaching
+ * b) is one statement at the origin and fires one change per table; tables linked by a foreign
+ * key cannot be truncated one at a time, and with nothing written between them, truncating them
+ * together leaves what the origin left. Pure: no I/O.
+ */
+export function statements(serial: Change[]): Change[][] {
+  const out: Change[][] = [];
+  for (const c of serial) {
+    const last = out[out.length - 1];
+    if (c.op === 'T' && last && last[0].op === 'T' && last[0].xid === c.xid) last.push(c);
+    else out.push([c]);
+  }
+  return out;
+}

@@ -5,7 +5,7 @@ import { clockSkew, conflictsResolved } from '../common/metrics';
 import type { Change } from '../protocol/envelope';
 import { memberSignature } from '../protocol/json-scan';
 import { deleteRows, insertRows, updateKey, updateRows } from './bulk-sql';
-import { collapse, segments, TableFinals } from './collapse';
+import { collapse, segments, statements, TableFinals } from './collapse';
 import { applySums, resetShares, takeShares } from './counters-sql';
 import { parentsFirst } from './fk-order';
 import { LocalState, readLocalStates } from './local-state';
@@ -77,7 +77,14 @@ export class GroupWriter {
     await this.checkSkew(maxMs, changes);
     for (const seg of segments(changes)) {
       if (seg.kind === 'bulk' && (await this.bulk(seg.tables))) continue;
-      for (const c of seg.changes) await this.one(c);
+      if (seg.kind === 'bulk') {
+        for (const c of seg.changes) await this.one(c);
+        continue;
+      }
+      for (const st of statements(seg.changes)) {
+        if (st[0].op === 'T') await applyTruncate(this.db, this.ctx.catalog, st);
+        else for (const c of st) await this.one(c);
+      }
     }
     // a causally later local write must beat what was applied: the clock moves past it (§6)
     if (maxMs > 0) await advanceClock(this.db, maxMs + 1);
@@ -164,7 +171,8 @@ export class GroupWriter {
       if (all.some((c) => memberSignature(c.key!) !== keySig)) return false;
       const states = await readLocalStates(this.db, t, keys, all.map((c) => c.key!), self);
       // two keys naming one row (the same value written two ways): only origin order is safe
-      const ctids = states.filter((s) => s.exists).map((s) => s.ctid);
+      // (a ctid is per partition: the row's table is part of where it is)
+      const ctids = states.filter((s) => s.exists).map((s) => `${s.rel}/${s.ctid}`);
       if (new Set(ctids).size !== ctids.length) return false;
       plans.push({ t, f, keys, states, all });
     }
@@ -186,8 +194,8 @@ export class GroupWriter {
   /** The user's conflict function chooses (it must choose the same in every DC). */
   private async askFunction(t: TableInfo, c: Change, s: LocalState): Promise<'local' | 'remote'> {
     const r = await this.db.query<{ w: string }>(
-      `select ${this.ctx.fn}($1::text, $2::jsonb, (select to_jsonb(t) from ${t.sql} t where t.ctid = $3::tid), $4::jsonb) as w`,
-      [t.wireName, c.key, s.ctid ?? null, c.row],
+      `select ${this.ctx.fn}($1::text, $2::jsonb, (select to_jsonb(t) from ${t.sql} t where t.tableoid = $5::oid and t.ctid = $3::tid), $4::jsonb) as w`,
+      [t.wireName, c.key, s.ctid ?? null, c.row, s.rel ?? null],
     );
     const w = r.rows[0]?.w;
     if (w !== 'local' && w !== 'remote') throw new StreamError(`conflict function ${this.ctx.fn} returned ${JSON.stringify(w)}; it must return 'local' or 'remote'`, { origin: this.ctx.origin, pos: c.pos });

@@ -21,6 +21,8 @@ export interface LocalState {
   exists: boolean;
   xmin?: string;
   ctid?: string;
+  /** The row's table (tableoid): a partition's, for a partitioned table, where ctids repeat. */
+  rel?: string;
   version: Version | null;
   /** The version is a tombstone. */
   deleted: boolean;
@@ -35,6 +37,7 @@ type Row = {
   ferry_n: string;
   xmin: string | null;
   ctid: string | null;
+  rel: string | null;
   ms: string | null;
   origin: string | null;
   seq: string | null;
@@ -52,9 +55,9 @@ type Row = {
 export async function readLocalStates(db: Queryable, t: TableInfo, keys: string[], keyTexts: string[], self: string): Promise<LocalState[]> {
   const cols = keys.map(quoteIdent).join(', ');
   const r = await db.query<Row>(
-    `select x.${own(t, 'ferry_n')} as ferry_n, l.xmin, l.ctid, v.ms, v.origin, v.seq, v.deleted, (v.xid::text::bigint & 4294967295)::text as vxid, w.hlc as w_hlc, w.id as w_id
+    `select x.${own(t, 'ferry_n')} as ferry_n, l.xmin, l.ctid, l.rel, v.ms, v.origin, v.seq, v.deleted, (v.xid::text::bigint & 4294967295)::text as vxid, w.hlc as w_hlc, w.id as w_id
        from rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) with ordinality as x(${cols}, ${own(t, 'ferry_key')}, ${own(t, 'ferry_n')})
-       left join lateral (select t.xmin::text as xmin, t.ctid::text as ctid from ${t.sql} t where ${keyMatch(keys)} limit 1) l on true
+       left join lateral (select t.xmin::text as xmin, t.ctid::text as ctid, t.tableoid::oid::text as rel from ${t.sql} t where ${keyMatch(keys)} limit 1) l on true
        left join ferry.row_versions v on v.tbl = $3 and v.key = x.${own(t, 'ferry_key')}
        -- a row an application transaction wrote last: that change's version, found by the row's xmin
        left join lateral (select c.hlc, c.id from ferry.changes c
@@ -69,7 +72,7 @@ export async function readLocalStates(db: Queryable, t: TableInfo, keys: string[
     const i = Number(x.ferry_n) - 1;
     const entry: Version | null = x.ms === null ? null : { ms: Number(x.ms), origin: x.origin!, seq: Number(x.seq) };
     if (x.xmin !== null) {
-      out[i] = { exists: true, xmin: x.xmin, ctid: x.ctid!, version: null, deleted: false, entry };
+      out[i] = { exists: true, xmin: x.xmin, ctid: x.ctid!, rel: x.rel!, version: null, deleted: false, entry };
       if (entry && !x.deleted && x.vxid === x.xmin) out[i].version = entry;
       else if (x.w_id !== null) out[i].version = { ms: Number(x.w_hlc ?? 0), origin: self, seq: Number(x.w_id) };
     } else if (entry && x.deleted) {

@@ -20,6 +20,14 @@ export interface TableInfo {
   parents: number[];
   /** Counter columns, as this DC tracks the table (`ferry track --counter`). */
   counters: string[];
+  /** A partitioned table: TRUNCATE reaches its partitions (ONLY is refused for it). */
+  partitioned: boolean;
+}
+
+/** A partition of a tracked table at this DC, named by a TRUNCATE of that partition alone. */
+export interface PartitionInfo {
+  sql: string;
+  partitioned: boolean;
 }
 
 /**
@@ -47,15 +55,24 @@ export class TableCatalog {
   async get(wireName: string, where: { tick?: number; pos?: number }): Promise<TableInfo> {
     const hit = this.cache.get(wireName);
     if (hit) return hit;
-    const r = await this.db.query<{ oid: number | null; nsp: string; rel: string }>(
-      `select c.oid, n.nspname as nsp, c.relname as rel from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    const r = await this.db.query<{ oid: number | null; nsp: string; rel: string; kind: string; tracked: boolean }>(
+      `select c.oid, n.nspname as nsp, c.relname as rel, c.relkind as kind, exists (select 1 from ferry.tracked t where t.tbl = c.oid) as tracked
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where c.oid = to_regclass($1)`,
       [wireName],
     );
     if (!r.rows.length) {
-      throw new StreamError(`table ${wireName} does not exist at this DC: create it (same columns and key as at ${this.origin}) and run \`ferry resume --origin ${this.origin}\``, { origin: this.origin, ...where });
+      throw new StreamError(`table ${wireName} does not exist at this DC: create it (same columns and key as at ${this.origin}), run \`ferry track ${wireName}\` here and then \`ferry resume --origin ${this.origin}\``, { origin: this.origin, ...where });
     }
-    const { oid, nsp, rel } = r.rows[0];
+    const { oid, nsp, rel, kind, tracked: agreed } = r.rows[0];
+    // a DC takes changes only for the tables it tracks itself: whoever can write to the topic or
+    // queue cannot reach any other table, nor Ferry's own
+    if (nsp === 'ferry') {
+      throw new StreamError(`a change names Ferry's own table ${wireName}, which is never written from the wire: the frame does not come from a Ferry forwarder; find who writes to this origin's topic or queue, then \`ferry skip --origin ${this.origin}\` the position`, { origin: this.origin, ...where });
+    }
+    if (!agreed || (kind !== 'r' && kind !== 'p')) {
+      throw new StreamError(`table ${wireName} is not tracked at this DC, and a DC applies only the tables it tracks: if it should be kept in sync here, run \`ferry track ${wireName}\` at this DC and then \`ferry resume --origin ${this.origin}\``, { origin: this.origin, ...where });
+    }
     const cols = await this.db.query<{ attname: string; gen: string; ident: string; type: string }>(
       `select attname, attgenerated as gen, attidentity as ident, format_type(atttypid, atttypmod) as type
          from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped`,
@@ -82,9 +99,27 @@ export class TableCatalog {
       uniqueKeys: uniq.rows.map((u) => ({ cols: u.cols, index: u.index })),
       parents: fks.rows.map((f) => Number(f.parent)),
       counters: tracked.rows[0]?.counters ?? [],
+      partitioned: kind === 'p',
     };
     this.cache.set(wireName, info);
     this.byOid.set(info.oid, info);
     return info;
+  }
+
+  /** The partition `name` of table `t`, as a TRUNCATE of that one partition names it. */
+  async partition(t: TableInfo, name: string, where: { tick?: number; pos?: number }): Promise<PartitionInfo> {
+    const r = await this.db.query<{ nsp: string; rel: string; kind: string }>(
+      `select n.nspname as nsp, c.relname as rel, c.relkind as kind from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.oid = to_regclass($1) and c.relispartition and $2::oid in (select relid from pg_partition_ancestors(c.oid))`,
+      [name, t.oid],
+    );
+    if (!r.rows.length) {
+      throw new StreamError(
+        `TRUNCATE of partition ${name} of ${t.wireName}: this DC has no such partition of ${t.wireName}; give every DC the same partitions (create or attach it here), then \`ferry resume --origin ${this.origin}\``,
+        { origin: this.origin, ...where },
+      );
+    }
+    const x = r.rows[0];
+    return { sql: `${quoteIdent(x.nsp)}.${quoteIdent(x.rel)}`, partitioned: x.kind === 'p' };
   }
 }

@@ -1,9 +1,8 @@
 import { Client } from 'pg';
 import { loadConfig } from '../config/load';
 import type { FerryConfig } from '../config/schema';
-import { connect } from '../common/db';
-import { createLogger, Logger, safeUrl } from '../common/logger';
-import { FerryError } from '../common/errors';
+import { connect, databaseError } from '../common/db';
+import { createLogger, Logger } from '../common/logger';
 
 export interface Ctx {
   config: FerryConfig;
@@ -20,7 +19,7 @@ export async function database(cfg: FerryConfig): Promise<Client> {
   try {
     return await connect(cfg.database, { application_name: 'ferry-cli' });
   } catch (e) {
-    throw new FerryError(`cannot connect to this DC's database ${safeUrl(cfg.database)}: ${(e as Error).message}`, { cause: e });
+    throw databaseError(e, cfg.database);
   }
 }
 

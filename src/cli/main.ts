@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError, FerryError } from '../common/errors';
+import { ConfigError, EXIT, FerryError, ServiceError } from '../common/errors';
+import { redactSecrets } from '../common/logger';
 import { initCommand } from './commands/init';
 import { trackCommand, untrackCommand } from './commands/track';
 import { forwardCommand } from './commands/forward';
@@ -31,7 +32,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     if (e instanceof CommanderError) process.exit(e.exitCode);
     const msg = e instanceof FerryError ? e.message : `unexpected error: ${(e as Error).stack ?? e}`;
-    process.stderr.write(`ferry: ${msg}\n`);
-    process.exit(e instanceof ConfigError ? 2 : 1);
+    process.stderr.write(`ferry: ${redactSecrets(msg)}\n`);
+    process.exit(e instanceof ConfigError ? EXIT.config : e instanceof ServiceError ? EXIT.service : EXIT.error);
   }
 }

@@ -1,5 +1,7 @@
 import { Client, ClientConfig, Pool, PoolConfig, types } from 'pg';
 import { parseExact } from '../protocol/json';
+import { ServiceError } from './errors';
+import { safeUrl } from './logger';
 
 const JSONB_OID = 3802;
 const JSON_OID = 114;
@@ -57,3 +59,24 @@ export async function inTransaction<T>(client: Client | import('pg').PoolClient,
 }
 
 export const quoteIdent = (s: string) => '"' + s.replace(/"/g, '""') + '"';
+
+/**
+ * Why this DC's database did not take a connection, in one line that names the key and the fix
+ * (the URL shown without its password).
+ */
+export function databaseError(e: unknown, url: string): ServiceError {
+  const err = e as { code?: string; message?: string };
+  const where = `this DC's database (key database: ${safeUrl(url)})`;
+  const why: Record<string, string> = {
+    ECONNREFUSED: 'nothing listens there: start PostgreSQL, or correct the host and port',
+    ENOTFOUND: 'the host name does not resolve: correct the host',
+    EAI_AGAIN: 'the host name does not resolve: correct the host',
+    ETIMEDOUT: 'the host does not answer: check the host, the port and the network in between',
+    EHOSTUNREACH: 'the host cannot be reached: check the host and the network in between',
+    '28P01': 'the password is wrong: correct it in the URL (or FERRY_DATABASE)',
+    '28000': 'the server refuses this role from here: check the user name and pg_hba.conf',
+    '3D000': 'no database of that name: create it, or correct the name in the URL',
+  };
+  const fix = (err.code && why[err.code]) ?? `${err.message ?? String(e)}: check the URL`;
+  return new ServiceError(`cannot connect to ${where}: ${fix}`, { cause: e, retriable: ['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'EAI_AGAIN'].includes(err.code ?? '') });
+}

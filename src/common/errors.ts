@@ -11,8 +11,17 @@ export class FerryError extends Error {
   }
 }
 
-/** Bad configuration: names the key and what would fix it. */
+/** Bad configuration: names the key and what would fix it. `ferry` exits 2. */
 export class ConfigError extends FerryError {}
+
+/**
+ * A service the configuration names does not answer or refuses Ferry (database down or unknown,
+ * wrong password, broker or queue unreachable): names the key and the fix. `ferry` exits 3.
+ */
+export class ServiceError extends FerryError {}
+
+/** What `ferry` exits with: scripts tell a mistake in the config from a service that is down. */
+export const EXIT = { error: 1, config: 2, service: 3 } as const;
 
 /** A problem that needs an operator for one origin's stream (gap, poison message, schema mismatch). */
 export class StreamError extends FerryError {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors';
+import { registerSecret } from '../common/logger';
 import { configSchema, FerryConfig } from './schema';
 
 /**
@@ -52,6 +53,13 @@ export function describeIssues(err: z.ZodError): string {
 export function parseConfig(raw: unknown, source: string): FerryConfig {
   const res = configSchema.safeParse(raw);
   if (!res.success) throw new ConfigError(`invalid configuration in ${source}:\n${describeIssues(res.error)}`);
+  // from here on no log line or error message carries them
+  try {
+    registerSecret(decodeURIComponent(new URL(res.data.database).password));
+  } catch {
+    // not a URL the password can be read from: the URL pattern still masks it
+  }
+  if (res.data.transport.kind === 'sqs') registerSecret(res.data.transport.secretAccessKey);
   return res.data;
 }
 
@@ -67,7 +75,8 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     try {
       base = (YAML.parse(text) ?? {}) as Record<string, unknown>;
     } catch (e) {
-      throw new ConfigError(`config file ${file} is not valid YAML/JSON: ${(e as Error).message}`);
+      // the first line only: the parser's excerpt of the file could show a password
+      throw new ConfigError(`config file ${file} is not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`);
     }
     if (typeof base !== 'object' || Array.isArray(base)) throw new ConfigError(`config file ${file} must hold a mapping of keys`);
   }

@@ -48,12 +48,13 @@ export async function* readBatch(client: PoolClient, prev: Tick, cur: Tick, firs
           op: x.op,
           // D: the row image is the key itself
           key: x.op === 'T' || x.row === null ? null : pickMembers(x.row, t.keyCols),
-          row: x.op === 'D' ? null : x.row,
+          row: x.op === 'D' || x.op === 'T' ? null : x.row,
           old: x.old === null ? null : pickMembers(x.old, t.keyCols),
           at,
           // changes captured before versions existed are older than any versioned one
           ms: x.hlc === null ? 0 : Number(x.hlc),
         };
+        if (x.op === 'T' && x.row !== null) change.partition = (JSON.parse(x.row) as { partition: string }).partition;
         if (x.json_text) change.jsonText = x.json_text;
         if (x.counters) change.counters = x.counters;
         out.push(change);

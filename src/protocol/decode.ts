@@ -137,6 +137,10 @@ export function decodeChange(raw: unknown, where: { origin: string; tick: number
     c.at = at;
     change = c as unknown as Change;
   }
+  if (c.partition !== undefined) {
+    if (op !== 'T' || typeof c.partition !== 'string') ck.fail('partition comes with a T change only, as a table name');
+    change.partition = c.partition as string;
+  }
   if (c.jsonText !== undefined && c.jsonText !== null) {
     const jt = ck.obj(c.jsonText, 'jsonText', false)!;
     for (const [k, v] of Object.entries(jt)) if (typeof v !== 'string') ck.fail(`jsonText.${k} must be a string`);

@@ -47,6 +47,11 @@ export interface Change {
    * writes these columns from this text instead of from the row image.
    */
   jsonText?: Record<string, string>;
+  /**
+   * T only: the one partition of `table` that was truncated (quoted qualified name, as `table` is
+   * written). Absent when the whole table was.
+   */
+  partition?: string;
 }
 
 /** One piece of a change too large for a single frame. */
@@ -118,6 +123,7 @@ export function encodeChange(c: Change): string {
   if (c.old !== null) s += `,"old":${JSON.stringify(c.old)}`;
   if (c.counters) s += `,"counters":${JSON.stringify(c.counters)}`;
   if (c.jsonText) s += `,"jsonText":${stringifyExact(c.jsonText)}`;
+  if (c.partition !== undefined) s += `,"partition":${JSON.stringify(c.partition)}`;
   return s + '}';
 }
 
@@ -126,7 +132,7 @@ export function changeAsJson(c: Change): string {
   const img = (t: string | null) => t ?? 'null';
   return `{"pos":${c.pos},"id":${c.id},"xid":${JSON.stringify(c.xid)},"txEnd":${c.txEnd},"table":${JSON.stringify(c.table)},"op":"${c.op}","ms":${c.ms},"key":${img(c.key)},"row":${img(c.row)},"old":${img(
     c.old,
-  )},"at":${JSON.stringify(c.at)}${c.jsonText ? `,"jsonText":${stringifyExact(c.jsonText)}` : ''}}`;
+  )},"at":${JSON.stringify(c.at)}${c.jsonText ? `,"jsonText":${stringifyExact(c.jsonText)}` : ''}${c.partition !== undefined ? `,"partition":${JSON.stringify(c.partition)}` : ''}}`;
 }
 
 /**

@@ -1,9 +1,8 @@
 import { Applier } from '../apply/applier';
 import type { FerryConfig } from '../config/schema';
 import { checkOrigin, checkSchema } from '../capture/migrate';
-import { connect, createPool } from '../common/db';
-import { isRetriable } from '../common/errors';
-import { safeUrl, type Logger } from '../common/logger';
+import { connect, createPool, databaseError } from '../common/db';
+import type { Logger } from '../common/logger';
 import { backoff } from '../common/retry';
 import { sleep } from '../common/sleep';
 import { Forwarder } from '../forward/forwarder';
@@ -17,20 +16,24 @@ import { startHttp } from './http';
 export async function schemaReady(config: FerryConfig, log: Logger, stop: AbortSignal): Promise<boolean> {
   let warned = false;
   for (let attempt = 1; !stop.aborted; attempt++) {
+    let c;
     try {
-      const c = await connect(config.database, { application_name: 'ferry-check' });
-      try {
-        await checkSchema(c);
-        await checkOrigin(c, config.origin);
-        return true;
-      } finally {
-        await c.end().catch(() => undefined);
-      }
+      c = await connect(config.database, { application_name: 'ferry-check' });
     } catch (e) {
-      if (!isRetriable(e)) throw e;
-      if (!warned) log.warn({ err: e, database: safeUrl(config.database) }, "cannot reach this DC's database yet; trying again until it answers");
+      const err = databaseError(e, config.database);
+      // a wrong password or database name will not fix itself: say so and exit
+      if (!err.retriable) throw err;
+      if (!warned) log.warn({ reason: err.message }, "cannot reach this DC's database yet; trying again until it answers");
       warned = true;
       await sleep(backoff(attempt), stop);
+      continue;
+    }
+    try {
+      await checkSchema(c);
+      await checkOrigin(c, config.origin);
+      return true;
+    } finally {
+      await c.end().catch(() => undefined);
     }
   }
   return false;

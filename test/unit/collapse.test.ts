@@ -1,6 +1,6 @@
 // The bulk path's pure parts: a group cut into segments and collapsed to each row's final state,
 // and tables ordered by their foreign keys.
-import { collapse, segments } from '../../src/apply/collapse';
+import { collapse, segments, statements } from '../../src/apply/collapse';
 import { parentsFirst } from '../../src/apply/fk-order';
 import type { Change, Op } from '../../src/protocol/envelope';
 
@@ -72,5 +72,22 @@ describe('parentsFirst', () => {
   });
   it('null for references in a cycle', () => {
     expect(parentsFirst(['x', 'y'], (t) => (t === 'x' ? ['y'] : ['x']))).toBeNull();
+  });
+});
+
+describe('statements of a serial segment', () => {
+  const inTx = (c: Change, xid: string): Change => ({ ...c, xid });
+  it('puts consecutive TRUNCATEs of one source transaction in one statement, and nothing else', () => {
+    const cs = [
+      inTx(ch('a', 'T', 0), '1'),
+      inTx(ch('b', 'T', 0), '1'), // TRUNCATE a, b (or a CASCADE reaching b)
+      inTx(ch('a', 'U', 2, 'x', 1), '1'), // a key change between two truncates
+      inTx(ch('c', 'T', 0), '1'),
+      inTx(ch('a', 'T', 0), '2'), // the next source transaction: a statement of its own
+      inTx(ch('b', 'T', 0), '2'),
+      inTx(ch('a', 'U', 3, 'y', 2), '2'),
+      inTx(ch('a', 'U', 4, 'z', 3), '2'),
+    ];
+    expect(statements(cs).map(ps)).toEqual([[1, 2], [3], [4], [5, 6], [7], [8]]);
   });
 });

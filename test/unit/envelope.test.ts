@@ -135,3 +135,18 @@ describe('exact JSON', () => {
     expect(stringifyExact(v)).toBe(text);
   });
 });
+
+describe('TRUNCATE of one partition', () => {
+  const t: Change = { pos: 1, id: 1, xid: '9', txEnd: true, table: 'public.events', op: 'T', key: null, row: null, old: null, at: '2026-01-01T00:00:00.000Z', ms: 5, partition: 'public."events 2"' };
+  const meta = { origin: 'dc-a', epoch: 1, tick: 1, at: t.at };
+  it('travels with the partition it names, and a whole-table TRUNCATE names none', () => {
+    const [f] = encodeFrames(meta, [t, { ...t, pos: 2, id: 2, partition: undefined }], 100_000);
+    const d = decodeFrame(f.body).changes;
+    expect(d[0].partition).toBe('public."events 2"');
+    expect(d[1].partition).toBeUndefined();
+  });
+  it('is refused on any other change', () => {
+    const [f] = encodeFrames(meta, [{ ...t, op: 'I', key: '{"id": 1}', row: '{"id": 1}' }], 100_000);
+    expect(() => decodeFrame(f.body)).toThrow(/partition comes with a T change only/);
+  });
+});

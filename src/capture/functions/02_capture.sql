@@ -121,7 +121,12 @@ begin
     v_ms := ferry.advance_clock(%8$s);
   end if;
   if TG_OP = 'TRUNCATE' then
-    insert into %1$s (tbl, op, hlc) values (%3$s, 'T', v_ms);
+    if TG_RELID = %3$s then
+      insert into %1$s (tbl, op, hlc) values (%3$s, 'T', v_ms);
+    else
+      -- one partition of this table (also fired for each when the whole table is truncated)
+      insert into %1$s (tbl, op, row, hlc) values (%3$s, 'T', jsonb_build_object('partition', format('%%I.%%I', TG_TABLE_SCHEMA, TG_TABLE_NAME)), v_ms);
+    end if;
     return null;
   end if;
   v_id := nextval('ferry.change_id_seq');%11$s
@@ -185,5 +190,10 @@ declare
 begin
   for r in select tgname from pg_trigger where tgrelid = p_tbl and tgname in ('ferry_capture', 'ferry_capture_truncate') loop
     execute format('drop trigger %I on %s', r.tgname, p_tbl);
+  end loop;
+  -- the partitions' own TRUNCATE triggers (their row triggers go with the table's)
+  for r in select t.tgname, t.tgrelid from pg_partition_tree(p_tbl) p join pg_trigger t on t.tgrelid = p.relid
+            where p.relid <> p_tbl::oid and t.tgname = 'ferry_capture_truncate' and t.tgparentid = 0 loop
+    execute format('drop trigger %I on %s', r.tgname, r.tgrelid::regclass);
   end loop;
 end $$;

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { sharedKeySequences, sharedKeyWarning } from '../../capture/key-sequences';
 import { track, untrack } from '../../capture/track';
 import { context, database } from '../context';
 
@@ -14,7 +15,13 @@ export function trackCommand(): Command {
       const list = (v?: string) => v?.split(',').map((s) => s.trim()).filter(Boolean);
       const db = await database(config);
       try {
-        for (const t of tables) console.log(`tracking ${await track(db, t, list(opts.key), list(opts.counter))}`);
+        // every DC this one exchanges changes with, itself included
+        const dcs = Math.max(2, new Set([config.origin, ...config.peers, ...config.destinations]).size);
+        for (const t of tables) {
+          const name = await track(db, t, list(opts.key), list(opts.counter));
+          console.log(`tracking ${name}`);
+          for (const s of await sharedKeySequences(db, name, dcs)) process.stderr.write(`ferry: ${sharedKeyWarning(name, s, dcs)}\n`);
+        }
       } finally {
         await db.end();
       }
