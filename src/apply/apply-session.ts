@@ -207,7 +207,7 @@ export class ApplySession {
     const rel = this.ledger.releasable(last.pos);
     const done = await this.tx.commit(async (db) => {
       await this.leader.fence(db);
-      await recordApplied(db, this.origin, { pos: last.pos, tick: rel.tick, offset: rel.offset, sourceAt: last.at, seenPos: this.ledger.seen, peerSeen: rel.seen, aheadMs: this.aheadMs });
+      await recordApplied(db, this.origin, { pos: last.pos, tick: rel.tick, offset: rel.offset, sourceAt: last.at, seenPos: this.ledger.seen, peerSeen: rel.seen, aheadMs: this.aheadMs, snap: rel.snap });
       await removeFromInbox(db, this.origin, last.pos);
     });
     appliedChanges.inc({ origin: this.origin }, done.length);
@@ -257,7 +257,7 @@ export class ApplySession {
     // duplicates of applied messages (a re-publish) are let go at once
     if (!this.tx.isOpen) {
       const dups = this.ledger.takeDuplicates();
-      if (dups.seen) await recordPeerSeen(this.pool, this.origin, dups.seen);
+      if (dups.seen || dups.snap) await recordPeerSeen(this.pool, this.origin, dups.seen ?? {}, dups.snap);
       if (dups.ack.length) await this.ack(dups.ack);
     }
     const why = this.ledger.waiting(this.tx.isOpen);

@@ -276,13 +276,20 @@ begin
     return query select null::bigint, v_last, v_last - v_prev.last_id;
     return;
   end if;
-  -- the applied vector is read in the same statement as the snapshot: a peer that receives this
-  -- batch knows that every change of ours the vector covers was applied before any change after it
+  -- the applied vector is read in the same statement as the snapshot: every change of ours that
+  -- committed after this tick (the batches after it) committed after what the vector covers was
+  -- applied here (the forwarder sends it with the next batch, see forward/forwarder.ts)
   insert into ferry.ticks (tick, snap, last_id, seen)
   values (v_prev.tick + 1, pg_current_snapshot(), v_last,
           (select coalesce(jsonb_object_agg(a.origin, a.pos), '{}') from ferry.applied a));
   return query select v_prev.tick + 1, v_last, v_last - v_prev.last_id;
 end $$;
+
+CREATE FUNCTION ferry.token() RETURNS text
+    LANGUAGE sql
+    AS $$
+  select (select origin from ferry.state) || ':' || pg_current_xact_id()::text
+$$;
 
 CREATE FUNCTION ferry.track(p_tbl regclass, p_key text[] DEFAULT NULL::text[], p_counters text[] DEFAULT NULL::text[]) RETURNS text
     LANGUAGE plpgsql
@@ -359,6 +366,49 @@ begin
   return p_tbl::text;
 end $$;
 
+CREATE FUNCTION ferry.wait_for(p_token text, p_timeout_ms integer DEFAULT 10000) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $_$
+declare
+  v_origin text;
+  v_xid xid8;
+  v_self text;
+  v_end timestamptz := clock_timestamp() + make_interval(secs => greatest(p_timeout_ms, 0) / 1000.0);
+  v_nap float8 := 0.001;
+  a record;
+begin
+  if p_token is null or p_token !~ '^[a-z0-9][a-z0-9_-]*:[0-9]+$' then
+    raise exception 'ferry: % is not a read-your-writes token', quote_nullable(p_token)
+      using hint = 'Take one with select ferry.token() inside the write transaction at the origin; it reads dc:xid.';
+  end if;
+  v_origin := split_part(p_token, ':', 1);
+  v_xid := split_part(p_token, ':', 2)::xid8;
+  select origin into v_self from ferry.state;
+  if v_origin = v_self then
+    return true; -- this DC's own write: visible here once committed
+  end if;
+  if current_setting('transaction_isolation') <> 'read committed' then
+    raise exception 'ferry: ferry.wait_for needs READ COMMITTED (under % it would never see the applier''s commits)', current_setting('transaction_isolation');
+  end if;
+  loop
+    select snap, pos, status, error into a from ferry.applied where origin = v_origin;
+    if found and a.snap is not null and pg_visible_in_snapshot(v_xid, a.snap) then
+      return true;
+    end if;
+    if clock_timestamp() >= v_end then
+      if not found then
+        raise notice 'ferry.wait_for: % not applied within % ms: this DC (%) has applied nothing from % (is it among its peers, and does ferry run?)', p_token, p_timeout_ms, v_self, v_origin;
+      else
+        raise notice 'ferry.wait_for: % not applied within % ms: this DC (%) has applied % up to position % (stream %)', p_token, p_timeout_ms, v_self, v_origin, a.pos,
+          a.status || coalesce(': ' || a.error, '');
+      end if;
+      return false;
+    end if;
+    perform pg_sleep(least(v_nap, greatest(extract(epoch from v_end - clock_timestamp()), 0)));
+    v_nap := least(v_nap * 2, 0.01);
+  end loop;
+end $_$;
+
 CREATE FUNCTION ferry.wall_ms() RETURNS bigint
     LANGUAGE sql
     AS $$
@@ -389,7 +439,26 @@ CREATE TABLE ferry.applied (
     error_at timestamp with time zone,
     peer_seen jsonb DEFAULT '{}'::jsonb NOT NULL,
     clock_ahead_ms bigint DEFAULT 0 NOT NULL,
+    snap pg_snapshot,
+    snap_tick bigint,
     CONSTRAINT applied_status_check CHECK ((status = ANY (ARRAY['running'::text, 'stopped'::text])))
+);
+
+CREATE TABLE ferry.bootstrap (
+    singleton boolean DEFAULT true NOT NULL,
+    source text NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    covered jsonb,
+    CONSTRAINT bootstrap_singleton_check CHECK (singleton)
+);
+
+CREATE TABLE ferry.bootstrap_tables (
+    tbl text NOT NULL,
+    snap pg_snapshot NOT NULL,
+    applied jsonb NOT NULL,
+    rows bigint NOT NULL,
+    copied_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 CREATE SEQUENCE ferry.change_id_seq
@@ -589,6 +658,12 @@ ALTER TABLE ONLY ferry.changes_2 ALTER COLUMN xid SET DEFAULT pg_current_xact_id
 
 ALTER TABLE ONLY ferry.applied
     ADD CONSTRAINT applied_pkey PRIMARY KEY (origin);
+
+ALTER TABLE ONLY ferry.bootstrap
+    ADD CONSTRAINT bootstrap_pkey PRIMARY KEY (singleton);
+
+ALTER TABLE ONLY ferry.bootstrap_tables
+    ADD CONSTRAINT bootstrap_tables_pkey PRIMARY KEY (tbl);
 
 ALTER TABLE ONLY ferry.conflicts
     ADD CONSTRAINT conflicts_pkey PRIMARY KEY (id);

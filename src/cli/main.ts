@@ -1,10 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, FerryError } from '../common/errors';
+import { TokenError } from '../server/wait';
 import { initCommand } from './commands/init';
 import { trackCommand, untrackCommand } from './commands/track';
 import { forwardCommand } from './commands/forward';
 import { applyCommand, runCommand } from './commands/run';
 import { resumeCommand, skipCommand, statusCommand } from './commands/status';
+import { waitCommand } from './commands/wait';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
 
@@ -22,6 +24,7 @@ export function program(): Command {
     .addCommand(statusCommand())
     .addCommand(resumeCommand())
     .addCommand(skipCommand())
+    .addCommand(waitCommand())
     .exitOverride();
 }
 
@@ -32,6 +35,6 @@ export async function main(argv: string[]): Promise<void> {
     if (e instanceof CommanderError) process.exit(e.exitCode);
     const msg = e instanceof FerryError ? e.message : `unexpected error: ${(e as Error).stack ?? e}`;
     process.stderr.write(`ferry: ${msg}\n`);
-    process.exit(e instanceof ConfigError ? 2 : 1);
+    process.exit(e instanceof ConfigError || e instanceof TokenError ? 2 : 1);
   }
 }

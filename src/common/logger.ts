@@ -11,7 +11,7 @@ export function createLogger(level = process.env.FERRY_LOG_LEVEL ?? 'info'): Log
   return pino({
     level,
     base: { svc: 'ferry' },
-    redact: { paths: ['database', '*.database', 'password', '*.password', 'url', '*.url'], censor: '[redacted]' },
+    redact: { paths: ['database', '*.database', 'password', '*.password', 'url', '*.url', 'peerDatabases.*', '*.peerDatabases.*'], censor: '[redacted]' },
   });
 }
 

@@ -72,22 +72,33 @@ export interface AppliedUpTo {
   peerSeen: Record<string, number> | null;
   /** How far ahead of this DC's clock the newest change was stamped (the skew alarm). */
   aheadMs: number;
+  /** The newest tick snapshot of the origin whose whole batch is now applied, when one is. */
+  snap?: { snap: string; tick: number } | null;
 }
+
+/** Moves ferry.applied.snap forward only (a redelivered older frame carries an older one). */
+const SNAP_SET = `snap = case when $9::bigint >= coalesce(snap_tick, 0) then coalesce($10::pg_snapshot, snap) else snap end,
+            snap_tick = greatest(snap_tick, $9::bigint)`;
 
 /** Inside the destination transaction that applied everything up to `u.pos`. */
 export async function recordApplied(db: Queryable, origin: string, u: AppliedUpTo): Promise<void> {
   await db.query(
     `update ferry.applied set pos = $2, tick = coalesce($3, tick), transport_offset = $4, source_at = $5, applied_at = clock_timestamp(),
             seen_pos = greatest(seen_pos, $6), seen_at = clock_timestamp(), status = 'running', error = null, error_kind = null, error_pos = null, error_at = null,
-            peer_seen = ferry.max_vector(peer_seen, $7::jsonb), clock_ahead_ms = $8
+            peer_seen = ferry.max_vector(peer_seen, $7::jsonb), clock_ahead_ms = $8, ${SNAP_SET}
       where origin = $1`,
-    [origin, u.pos, u.tick, u.offset, u.sourceAt, u.seenPos, u.peerSeen ? JSON.stringify(u.peerSeen) : null, u.aheadMs],
+    [origin, u.pos, u.tick, u.offset, u.sourceAt, u.seenPos, u.peerSeen ? JSON.stringify(u.peerSeen) : null, u.aheadMs, u.snap?.tick ?? null, u.snap?.snap ?? null],
   );
 }
 
-/** The origin's vector from a heartbeat (or a re-publish) at or below the applied position. */
-export async function recordPeerSeen(db: Queryable, origin: string, seen: Record<string, number>): Promise<void> {
-  await db.query('update ferry.applied set peer_seen = ferry.max_vector(peer_seen, $2::jsonb) where origin = $1', [origin, JSON.stringify(seen)]);
+/** The origin's vector (and tick snapshot) from a heartbeat or a re-publish at or below the applied position. */
+export async function recordPeerSeen(db: Queryable, origin: string, seen: Record<string, number>, snap: { snap: string; tick: number } | null = null): Promise<void> {
+  await db.query(
+    `update ferry.applied set peer_seen = ferry.max_vector(peer_seen, $2::jsonb),
+            snap = case when $3::bigint >= coalesce(snap_tick, 0) then coalesce($4::pg_snapshot, snap) else snap end, snap_tick = greatest(snap_tick, $3::bigint)
+      where origin = $1`,
+    [origin, JSON.stringify(seen), snap?.tick ?? null, snap?.snap ?? null],
+  );
 }
 
 /** Each peer's vector as of its last batch applied here: what it had applied of every origin. */
@@ -110,4 +121,15 @@ export async function stopStream(db: Queryable, origin: string, message: string,
 export async function resumeStream(db: Queryable, origin: string): Promise<boolean> {
   const r = await db.query(`update ferry.applied set status = 'running', error = null, error_kind = null, error_pos = null, error_at = null where origin = $1 and status = 'stopped'`, [origin]);
   return r.rowCount === 1;
+}
+
+/** Whether a transaction of `origin` is applied here (visible in the applied tick snapshot), and where the stream is. */
+export async function transactionApplied(db: Queryable, origin: string, xid: string): Promise<{ applied: boolean; known: boolean; pos: number; status: string; error: string | null }> {
+  const r = await db.query<{ ok: boolean | null; pos: string; status: string; error: string | null }>(
+    'select snap is not null and pg_visible_in_snapshot($2::xid8, snap) as ok, pos, status, error from ferry.applied where origin = $1',
+    [origin, xid],
+  );
+  const x = r.rows[0];
+  if (!x) return { applied: false, known: false, pos: 0, status: 'none', error: null };
+  return { applied: x.ok === true, known: true, pos: Number(x.pos), status: x.status, error: x.error };
 }
