@@ -9,8 +9,10 @@ import { sleep } from '../common/sleep';
 import { Change, changeAsJson } from '../protocol/envelope';
 import { readApplied, recordApplied, recordPeerSeen, stopStream } from '../tables/applied';
 import { inboxAbove, keepInInbox, removeFromInbox } from '../tables/inbox';
+import { copiedOf } from '../tables/bootstrap';
 import { pendingSkips, recordSkipped } from '../tables/skips';
 import type { Delivery, Subscriber } from '../transport/types';
+import { CopiedChanges } from './copied';
 import { afterFailure, DestinationTransaction } from './dest-tx';
 import { GapWatch, gapMessage } from './gap-watch';
 import { IntakeLedger } from './intake';
@@ -35,6 +37,8 @@ export class ApplySession {
   private tx!: DestinationTransaction;
   private catalog!: TableCatalog;
   private skips = new Set<number>();
+  /** Changes a bootstrap copy of this DC already holds (dropped), while there can be any. */
+  private copied?: CopiedChanges;
   private failure?: { error: Error; end: SessionEnd };
   private end!: () => void;
   private readonly ended = new Promise<void>((r) => (this.end = r));
@@ -76,6 +80,8 @@ export class ApplySession {
     try {
       this.catalog = new TableCatalog(client, this.origin);
       this.skips = await pendingSkips(client, this.origin);
+      const c = await copiedOf(client, this.origin);
+      if (c && c.until > this.ledger.applied) this.copied = new CopiedChanges(this.origin, c.source, c.until, c.tables);
       await this.loadInbox();
       this.gaps.start(() => void this.serial(() => this.checkGap()).catch((err) => this.log.warn({ err }, 'gap check failed')));
       await this.sub.start((batch) => this.handle(batch), st.offset ?? undefined);
@@ -196,7 +202,11 @@ export class ApplySession {
       await recordSkipped(db, this.origin, c.pos, changeAsJson(c));
       this.log.warn({ pos: c.pos }, 'skipped a change as an operator asked (recorded in ferry.skips)');
     }
-    const todo = skipped.length ? changes.filter((c) => !this.skips.has(c.pos)) : changes;
+    let todo = skipped.length ? changes.filter((c) => !this.skips.has(c.pos)) : changes;
+    if (this.copied) {
+      if (this.copied.done(this.ledger.applied)) this.copied = undefined;
+      else todo = todo.filter((c) => !this.copied!.holds(c));
+    }
     const w = new GroupWriter(db, groupContext(this.cfg, this.catalog, this.origin, this.log));
     if (inOrder) for (const c of todo) await w.write([c]);
     else await w.write(todo);

@@ -7,6 +7,7 @@ import { forwardCommand } from './commands/forward';
 import { applyCommand, runCommand } from './commands/run';
 import { resumeCommand, skipCommand, statusCommand } from './commands/status';
 import { waitCommand } from './commands/wait';
+import { bootstrapCommand } from './commands/bootstrap';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
 
@@ -24,6 +25,7 @@ export function program(): Command {
     .addCommand(statusCommand())
     .addCommand(resumeCommand())
     .addCommand(skipCommand())
+    .addCommand(bootstrapCommand())
     .addCommand(waitCommand())
     .exitOverride();
 }

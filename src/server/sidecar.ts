@@ -1,6 +1,8 @@
 import { Applier } from '../apply/applier';
 import type { FerryConfig } from '../config/schema';
 import { checkOrigin, checkSchema } from '../capture/migrate';
+import { FerryError } from '../common/errors';
+import { unfinishedBootstrap } from '../tables/bootstrap';
 import { connect, createPool } from '../common/db';
 import { isRetriable } from '../common/errors';
 import { safeUrl, type Logger } from '../common/logger';
@@ -22,6 +24,8 @@ export async function schemaReady(config: FerryConfig, log: Logger, stop: AbortS
       try {
         await checkSchema(c);
         await checkOrigin(c, config.origin);
+        const from = await unfinishedBootstrap(c);
+        if (from) throw new FerryError(`a bootstrap of this DC from ${from} has not finished: run \`ferry bootstrap --from ${from}\` again (it resumes where it stopped), then start Ferry`);
         return true;
       } finally {
         await c.end().catch(() => undefined);

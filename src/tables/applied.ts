@@ -133,3 +133,33 @@ export async function transactionApplied(db: Queryable, origin: string, xid: str
   if (!x) return { applied: false, known: false, pos: 0, status: 'none', error: null };
   return { applied: x.ok === true, known: true, pos: Number(x.pos), status: x.status, error: x.error };
 }
+
+/** A DC's applied state of every origin, as `ferry bootstrap` copies it (read in the copy's snapshot). */
+export async function appliedMarks(db: Queryable): Promise<{ origin: string; pos: number; tick: number | null; offset: string | null; snap: string | null; snapTick: number | null; seen: Record<string, number> }[]> {
+  const r = await db.query<{ origin: string; pos: string; tick: string | null; transport_offset: string | null; snap: string | null; snap_tick: string | null; peer_seen: Record<string, number> }>(
+    'select origin, pos, tick, transport_offset, snap::text as snap, snap_tick, peer_seen from ferry.applied',
+  );
+  return r.rows.map((x) => ({
+    origin: x.origin,
+    pos: Number(x.pos),
+    tick: x.tick === null ? null : Number(x.tick),
+    offset: x.transport_offset,
+    snap: x.snap,
+    snapTick: x.snap_tick === null ? null : Number(x.snap_tick),
+    seen: x.peer_seen ?? {},
+  }));
+}
+
+/** Where a bootstrapped DC starts each origin's stream (before its appliers ever ran). */
+export async function startApplied(
+  db: Queryable,
+  m: { origin: string; pos: number; tick: number | null; offset: string | null; snap: string | null; snapTick: number | null; seen: Record<string, number> },
+): Promise<void> {
+  await db.query(
+    `insert into ferry.applied (origin, pos, tick, transport_offset, seen_pos, snap, snap_tick, peer_seen, applied_at)
+     values ($1, $2, $3, $4, $2, $5::pg_snapshot, $6, $7::jsonb, clock_timestamp())
+     on conflict (origin) do update set pos = excluded.pos, tick = excluded.tick, transport_offset = excluded.transport_offset, seen_pos = excluded.seen_pos,
+                                        snap = excluded.snap, snap_tick = excluded.snap_tick, peer_seen = excluded.peer_seen, applied_at = excluded.applied_at`,
+    [m.origin, m.pos, m.tick, m.offset, m.snap, m.snapTick, JSON.stringify(m.seen)],
+  );
+}
