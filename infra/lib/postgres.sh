@@ -92,7 +92,8 @@ port = $port
 unix_socket_directories = '$pg_sock'
 max_connections = 200
 shared_buffers = 128MB
-max_prepared_transactions = 0
+# two-phase commit is what some applications use: Ferry must capture their writes too
+max_prepared_transactions = 10
 # A throwaway dev/test cluster: crash safety is traded for speed. Never use these in production.
 fsync = off
 synchronous_commit = off

@@ -12,7 +12,7 @@ import { LocalState, readLocalStates } from './local-state';
 import { LocalWriteRace } from './local-write-race';
 import type { Policy } from './merge';
 import { Conflict, describe, resolve, versionOf } from './resolve';
-import { jsonTextColumns, keyColumns, writableColumns } from './rows';
+import { exactTextColumns, keyColumns, writableColumns } from './rows';
 import { applyTruncate } from './serial-sql';
 import type { TableCatalog, TableInfo } from './table-info';
 import { UniqueGuard } from './unique-guard';
@@ -58,6 +58,8 @@ interface Plan {
  */
 export class GroupWriter {
   private conflicts: Conflict[] = [];
+  /** The columns each column set writes (checked against this DC's table once per set). */
+  private readonly writable = new Map<string, string[]>();
   /** How far ahead of this DC's clock the newest change written was stamped (0 when behind). */
   aheadMs = 0;
 
@@ -104,7 +106,7 @@ export class GroupWriter {
     const winsOld = await this.decide(plan, 1);
     if (winsNew && winsOld && old.exists && !neu.exists) {
       const write = writableColumns(t, origin, c);
-      if ((await updateKey(this.db, t, keys, write, jsonTextColumns(t, write, [c]), c, old.xmin!)) !== 1) throw new LocalWriteRace(`changing a key of ${t.wireName}`);
+      if ((await updateKey(this.db, t, keys, write, new Set(exactTextColumns(c, write)), c, old.xmin!)) !== 1) throw new LocalWriteRace(`changing a key of ${t.wireName}`);
       const v = versionOf(c, origin);
       if (this.ctx.keepVersions)
         await recordVersions(this.db, t, [
@@ -192,11 +194,16 @@ export class GroupWriter {
     for (let i = 0; i < f.upserts.length; i++) if (await this.decide(p, i)) winners.push({ c: f.upserts[i], s: states[i] });
     // a unique index other than the key: the winner by version holds the value, the loser is quarantined
     const kept = await new UniqueGuard(this.db, this.ctx, t, keys, new Set(p.all.map((c) => c.key!)), (x) => this.conflicts.push(x)).filter(winners);
-    const bySig = new Map<string, { write: string[]; update: Change[]; xmins: string[]; insert: Change[] }>();
+    // one statement per column set, and per set of columns that came as exact text
+    const bySig = new Map<string, { write: string[]; asText: Set<string>; update: Change[]; xmins: string[]; insert: Change[] }>();
     for (const { c, s } of kept) {
-      const sig = memberSignature(c.row!);
+      const cols = memberSignature(c.row!);
+      let write = this.writable.get(`${t.oid}\u0002${cols}`);
+      if (!write) this.writable.set(`${t.oid}\u0002${cols}`, (write = writableColumns(t, this.ctx.origin, c)));
+      const exact = exactTextColumns(c, write);
+      const sig = exact.length ? `${cols}\u0001${exact.join('\0')}` : cols;
       let g = bySig.get(sig);
-      if (!g) bySig.set(sig, (g = { write: writableColumns(t, this.ctx.origin, c), update: [], xmins: [], insert: [] }));
+      if (!g) bySig.set(sig, (g = { write, asText: new Set(exact), update: [], xmins: [], insert: [] }));
       if (s.exists) {
         g.update.push(c);
         g.xmins.push(s.xmin!);
@@ -204,10 +211,9 @@ export class GroupWriter {
       versions.push({ key: c.key!, version: versionOf(c, this.ctx.origin), deleted: false, pos: c.pos });
     }
     for (const g of bySig.values()) {
-      const asText = jsonTextColumns(t, g.write, [...g.update, ...g.insert]);
       try {
-        if (g.update.length && (await updateRows(this.db, t, keys, g.write, asText, g.update, g.xmins)) !== g.update.length) throw new LocalWriteRace(`updating ${t.wireName}`);
-        if (g.insert.length) await insertRows(this.db, t, g.write, asText, g.insert);
+        if (g.update.length && (await updateRows(this.db, t, keys, g.write, g.asText, g.update, g.xmins)) !== g.update.length) throw new LocalWriteRace(`updating ${t.wireName}`);
+        if (g.insert.length) await insertRows(this.db, t, g.write, g.asText, g.insert);
       } catch (e) {
         // a row that holds the key or a unique value committed since it was looked for (a local
         // write, or the applier of another origin): the group goes again and finds it this time

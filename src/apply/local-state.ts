@@ -54,7 +54,7 @@ export async function readLocalStates(db: Queryable, t: TableInfo, keys: string[
        -- a row an application transaction wrote last: that change's version, found by the row's xmin
        left join lateral (select c.hlc, c.id from ferry.changes c
                            where l.xmin is not null and (v.tbl is null or v.deleted or (v.xid::text::bigint & 4294967295)::text <> l.xmin)
-                             and c.xid = ferry.xid8_of(l.xmin::xid) and c.tbl = $3 and c.op in ('I', 'U') and c.row @> x.ferry_key::jsonb
+                             and c.xid = ferry.xid8_of(l.xmin::xid) and c.tbl = $3 and c.op in ('I', 'U') and c.row::jsonb @> x.ferry_key::jsonb
                            order by c.id desc limit 1) w on true
       where l.xmin is not null or v.tbl is not null`,
     [keysParam(keyTexts), keyTexts, t.oid],

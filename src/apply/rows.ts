@@ -1,13 +1,12 @@
 import { StreamError } from '../common/errors';
 import type { Change } from '../protocol/envelope';
-import { memberNames } from '../protocol/json-scan';
-import { parseExact, stringifyExact } from '../protocol/json';
+import { memberNames, replaceMembers } from '../protocol/json-scan';
 import { quoteIdent } from '../common/db';
 import type { TableInfo } from './table-info';
 
 /**
  * Turning changes into the parameters of set-based statements: the rows go to PostgreSQL as one
- * JSON array (their text as it came), read back by jsonb_to_recordset with this DC's column types,
+ * JSON array (their text as it came), read back by json_to_recordset with this DC's column types,
  * so PostgreSQL's own input functions make the typed values.
  */
 
@@ -40,41 +39,36 @@ export function writableColumns(t: TableInfo, origin: string, c: Change): string
 
 const coldefs = (t: TableInfo, cols: string[], asText: Set<string>) => cols.map((c) => `${quoteIdent(c)} ${asText.has(c) ? 'text' : t.types.get(c)}`).join(', ');
 
-/** `jsonb_to_recordset($n::jsonb) as alias(col type, …)`, for FROM: only these columns are read. */
+/** `json_to_recordset($n::json) as alias(col type, …)`, for FROM: only these columns are read. */
 export function recordset(t: TableInfo, cols: string[], param: string, alias: string, asText: Set<string> = new Set()): string {
-  return `jsonb_to_recordset(${param}::jsonb) as ${alias}(${coldefs(t, cols, asText)})`;
+  return `json_to_recordset(${param}::json) as ${alias}(${coldefs(t, cols, asText)})`;
 }
 
-/** `jsonb_to_recordset($n::jsonb) as (col type, …)`, for ROWS FROM (…) beside other functions. */
+/** `json_to_recordset($n::json) as (col type, …)`, for ROWS FROM (…) beside other functions. */
 export function recordsetFn(t: TableInfo, cols: string[], param: string, asText: Set<string> = new Set()): string {
-  return `jsonb_to_recordset(${param}::jsonb) as (${coldefs(t, cols, asText)})`;
+  return `json_to_recordset(${param}::json) as (${coldefs(t, cols, asText)})`;
 }
 
 /** The value expression for column k of recordset alias x (json columns read as exact text). */
 export const valueOf = (t: TableInfo, asText: Set<string>, k: string, x = 'x') => (asText.has(k) ? `${x}.${quoteIdent(k)}::${t.types.get(k)}` : `${x}.${quoteIdent(k)}`);
 
-/** The json/jsonb columns whose exact text came beside the image of any of these changes. */
-export function jsonTextColumns(t: TableInfo, cols: string[], changes: Change[]): Set<string> {
-  const asText = new Set<string>();
-  for (const c of changes) for (const k of Object.keys(c.jsonText ?? {})) if (cols.includes(k) && t.types.has(k)) asText.add(k);
-  return asText;
+/** The columns of this row whose exact text came beside its image (and that this statement writes). */
+export function exactTextColumns(c: Change, cols: string[]): string[] {
+  return c.jsonText ? Object.keys(c.jsonText).filter((k) => cols.includes(k)).sort() : [];
 }
 
 /**
- * The rows as one JSON array text. Columns in `asText` become their exact text: from the change's
- * jsonText where it has one (a json column as written, a jsonb JSON null), else the image's value
- * written out as JSON (SQL NULL stays NULL). Only then is a row parsed at all.
+ * The rows as one JSON array text, as they came. Columns in `asText` (every row given here has the
+ * exact text of each: see exactTextColumns) become that text, a JSON string the statement casts to
+ * the column's type; the rest of each image is not even parsed.
  */
 export function rowsParam(changes: Change[], asText: Set<string>): string {
   if (!asText.size) return `[${changes.map((c) => c.row).join(',')}]`;
   return `[${changes
     .map((c) => {
-      const row = parseExact(c.row!) as Record<string, unknown>;
-      for (const k of asText) {
-        const exact = c.jsonText?.[k];
-        row[k] = exact !== undefined ? exact : row[k] === null || row[k] === undefined ? null : stringifyExact(row[k]);
-      }
-      return stringifyExact(row);
+      const exact: Record<string, string> = {};
+      for (const k of asText) exact[k] = c.jsonText?.[k] === undefined ? 'null' : JSON.stringify(c.jsonText[k]);
+      return replaceMembers(c.row!, exact);
     })
     .join(',')}]`;
 }

@@ -58,7 +58,7 @@ export async function wallClock(db: Queryable): Promise<number> {
 
 /** The key of a row of this table as the wire writes it, in SQL (the capture trigger writes it so). */
 export const keyTextSql = (keys: string[], alias: string) =>
-  `'{' || ${keys.map((k) => `${quoteLiteral(JSON.stringify(k) + ': ')} || to_jsonb(${alias}.${quoteIdent(k)})::text`).join(` || ', ' || `)} || '}'`;
+  `'{' || ${keys.map((k) => `${quoteLiteral(JSON.stringify(k) + ': ')} || to_json(${alias}.${quoteIdent(k)})::text`).join(` || ', ' || `)} || '}'`;
 const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /** Rows of this DC, other than the incoming ones, that hold the values a unique index makes theirs. */

@@ -25,6 +25,24 @@ CREATE FUNCTION ferry.capture_function_name(p_tbl regclass) RETURNS text
     LANGUAGE sql IMMUTABLE
     AS $$ select format('ferry.%I', 'capture_' || p_tbl::oid) $$;
 
+CREATE FUNCTION ferry.capture_settings(p_tbl regclass) RETURNS text
+    LANGUAGE sql STABLE
+    AS $_$
+  select concat_ws(' ',
+           case when bool_or(b in ('float4'::regtype, 'float8'::regtype) or c) then 'set extra_float_digits = 3' end,
+           case when bool_or(b = 'interval'::regtype or c) then 'set intervalstyle = postgres' end,
+           case when bool_or(b = 'money'::regtype or c) then $s$set lc_monetary = 'C'$s$ end)
+    from pg_attribute a
+    cross join lateral (
+      with recursive d(oid, typtype, typbasetype, typelem) as (
+        select ty.oid, ty.typtype, ty.typbasetype, ty.typelem from pg_type ty where ty.oid = a.atttypid
+        union all
+        select ty.oid, ty.typtype, ty.typbasetype, ty.typelem from pg_type ty join d on ty.oid = case when d.typtype = 'd' then d.typbasetype else d.typelem end
+         where d.typtype = 'd' or d.typelem <> 0)
+      select d.oid::regtype as b, d.typtype = 'c' as c from d) x
+   where a.attrelid = p_tbl and a.attnum > 0 and not a.attisdropped
+$_$;
+
 CREATE FUNCTION ferry.capture_source(p_tbl regclass) RETURNS text
     LANGUAGE plpgsql STABLE
     AS $_$
@@ -55,26 +73,26 @@ begin
   select string_agg(format('NEW.%I', k), ', '), string_agg(format('OLD.%I', k), ', '),
          string_agg(format('%L, OLD.%I', k, k), ', '),
          -- the key as the wire writes it: {"a": 1, "b": "x"} (src/protocol/json-scan.ts)
-         '''{'' || ' || string_agg(format('%L || to_jsonb(NEW.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}''',
-         '''{'' || ' || string_agg(format('%L || to_jsonb(OLD.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}'''
+         '''{'' || ' || string_agg(format('%L || to_json(NEW.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}''',
+         '''{'' || ' || string_agg(format('%L || to_json(OLD.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}'''
     into v_newkey, v_oldkey, v_oldobj, v_keytext_new, v_keytext_old
     from unnest(t.key_cols) k;
-  -- one jsonb_build_object per column (no 100-argument limit), over json/jsonb and their domains
+  -- exact text where the image cannot carry it; one jsonb_build_object per column (no 100-argument limit)
   select string_agg(format('jsonb_build_object(%L, %s)', a.attname,
-                           case when b.base = 'json'::regtype
-                                then format('NEW.%I::text', a.attname)
-                                else format('case when jsonb_typeof(NEW.%I::jsonb) = %L then %L end', a.attname, 'null', 'null') end),
+                           case when b.base in ('json'::regtype, 'jsonb'::regtype)
+                                then format('case when %s_typeof(NEW.%I::%s) = %L then %L end', b.base, a.attname, b.base, 'null', 'null')
+                                else format('case when NEW.%I::text like %L then NEW.%I::text end', a.attname, '[%', a.attname) end),
                     ' || ' order by a.attnum)
     into v_jtext
     from pg_attribute a
     cross join lateral (
-      with recursive d(oid, typtype, typbasetype) as (
-        select ty.oid, ty.typtype, ty.typbasetype from pg_type ty where ty.oid = a.atttypid
+      with recursive d(oid, typtype, typbasetype, typcategory) as (
+        select ty.oid, ty.typtype, ty.typbasetype, ty.typcategory from pg_type ty where ty.oid = a.atttypid
         union all
-        select ty.oid, ty.typtype, ty.typbasetype from pg_type ty join d on ty.oid = d.typbasetype where d.typtype = 'd')
-      select d.oid::regtype as base from d where d.typtype <> 'd') b
+        select ty.oid, ty.typtype, ty.typbasetype, ty.typcategory from pg_type ty join d on ty.oid = d.typbasetype where d.typtype = 'd')
+      select d.oid::regtype as base, d.typcategory as cat from d where d.typtype <> 'd') b
    where a.attrelid = p_tbl and a.attnum > 0 and not a.attisdropped
-     and b.base in ('json'::regtype, 'jsonb'::regtype);
+     and (b.base in ('json'::regtype, 'jsonb'::regtype) or b.cat = 'A');
   v_jtext := case when v_jtext is null then 'null'
                   else format('nullif(jsonb_strip_nulls(%s), %L)', v_jtext, '{}') end;
   -- this DC's wall clock in milliseconds (plus the offset a test may inject, read now: a constant)
@@ -117,10 +135,6 @@ begin
   if current_setting('ferry.origin', true) <> '' then
     return null;
   end if;
-  -- an idle forwarder holds this lock exclusively; only then does a writer pay for NOTIFY
-  if not pg_try_advisory_xact_lock_shared(%2$s, 1) then
-    perform pg_notify('ferry_wake', '');
-  end if;
   -- the version of this change: the clock's floor (moved on by the ticker and the appliers; by
   -- this writer too when it finds it more than 10 ms behind the wall clock)
   v_ms := pg_sequence_last_value('ferry.clock');
@@ -131,22 +145,21 @@ begin
     insert into %1$s (tbl, op, hlc) values (%3$s, 'T', v_ms);
     return null;
   end if;
-  v_id := nextval('ferry.change_id_seq');
-%11$s
+  v_id := nextval('ferry.change_id_seq');%11$s
   if TG_OP = 'UPDATE' then
     if (%4$s) is distinct from (%5$s) then
-      insert into %1$s (id, tbl, op, row, old, json_text, hlc, counters) values (v_id, %3$s, 'U', to_jsonb(NEW), jsonb_build_object(%6$s), %7$s, v_ms, %12$s);
+      insert into %1$s (id, tbl, op, row, old, json_text, hlc, counters) values (v_id, %3$s, 'U', row_to_json(NEW), jsonb_build_object(%6$s), %7$s, v_ms, %12$s);
       -- the old key is gone: a tombstone, so a late change to it cannot bring it back
       insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
       values (%3$s, %10$s, v_ms, %13$L, v_id, true, pg_current_xact_id(), null)
       on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = true, xid = excluded.xid, pos = null;
     else
-      insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'U', to_jsonb(NEW), %7$s, v_ms, %12$s);
+      insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'U', row_to_json(NEW), %7$s, v_ms, %12$s);
     end if;
   elsif TG_OP = 'INSERT' then
-    insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'I', to_jsonb(NEW), %7$s, v_ms, %12$s);
+    insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'I', row_to_json(NEW), %7$s, v_ms, %12$s);
   else
-    insert into %1$s (id, tbl, op, row, hlc) values (v_id, %3$s, 'D', jsonb_build_object(%6$s), v_ms);
+    insert into %1$s (id, tbl, op, row, hlc) values (v_id, %3$s, 'D', json_build_object(%6$s), v_ms);
     -- a tombstone (key + version): a late update elsewhere cannot bring the row back
     insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
     values (%3$s, %10$s, v_ms, %13$L, v_id, true, pg_current_xact_id(), null)
@@ -154,7 +167,7 @@ begin
   end if;
   return null;
 end
-$body$, v_target, ferry.lock_class(), p_tbl::oid, v_newkey, v_oldkey, v_oldobj, v_jtext, v_wall, v_keytext_new, v_keytext_old, v_counters, v_counters_json, st.origin);
+$body$, v_target, null, p_tbl::oid, v_newkey, v_oldkey, v_oldobj, v_jtext, v_wall, v_keytext_new, v_keytext_old, v_counters, v_counters_json, st.origin);
 end $_$;
 
 CREATE FUNCTION ferry.drop_capture_triggers(p_tbl regclass) RETURNS void
@@ -172,8 +185,8 @@ CREATE FUNCTION ferry.install_capture(p_tbl regclass) RETURNS void
     LANGUAGE plpgsql
     AS $$
 begin
-  execute format('create or replace function %s() returns trigger language plpgsql as %L',
-                 ferry.capture_function_name(p_tbl), ferry.capture_source(p_tbl));
+  execute format('create or replace function %s() returns trigger language plpgsql %s as %L',
+                 ferry.capture_function_name(p_tbl), ferry.capture_settings(p_tbl), ferry.capture_source(p_tbl));
 end $$;
 
 CREATE FUNCTION ferry.lock_class() RETURNS integer
@@ -197,6 +210,7 @@ declare
   v_pending boolean;
   v_out int[] := '{}';
   s int;
+  r record;
 begin
   select slot, origin into v_cur, v_origin from ferry.state;
   select snap into v_done from ferry.ticks where published_at is not null order by tick desc limit 1;
@@ -208,18 +222,19 @@ begin
         into v_pending using v_done;
       if not v_pending then
         if p_stable is not null then
-          execute format($f$
-            insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
-            select distinct on (c.tbl, k.key) c.tbl, k.key, c.hlc, $2, c.id, false, c.xid, null
-              from ferry.changes_%s c
-              join ferry.tracked t on t.tbl = c.tbl
-             cross join lateral (select '{' || string_agg(to_json(kc)::text || ': ' || (c.row -> kc)::text, ', ' order by o) || '}' as key
-                                   from unnest(t.key_cols) with ordinality u(kc, o)) k
-             where c.op in ('I', 'U') and c.hlc is not null and not pg_visible_in_snapshot(c.xid, $1)
-             order by c.tbl, k.key, c.id desc
-            on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = false, xid = excluded.xid, pos = null
-             where (v.ms, v.origin, v.seq) < (excluded.ms, excluded.origin, excluded.seq)$f$, s)
-          using p_stable, v_origin;
+          -- per table, with its key written out as the wire writes it (no per-row lookups)
+          for r in select t.tbl, '''{'' || ' || string_agg(format('%L || (c.row -> %L)::text', to_json(k)::text || ': ', k), ' || '', '' || ' order by o) || ' || ''}''' as key
+                     from ferry.tracked t cross join lateral unnest(t.key_cols) with ordinality u(k, o) group by t.tbl loop
+            execute format($f$
+              insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
+              select distinct on (k) %2$s, k, hlc, $2, id, false, xid, null
+                from (select %3$s as k, c.hlc, c.id, c.xid from ferry.changes_%1$s c
+                       where c.tbl = %2$s and c.op in ('I', 'U') and c.hlc is not null and not pg_visible_in_snapshot(c.xid, $1)) x
+               order by k, id desc
+              on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = false, xid = excluded.xid, pos = null
+               where (v.ms, v.origin, v.seq) < (excluded.ms, excluded.origin, excluded.seq)$f$, s, r.tbl::oid, r.key)
+            using p_stable, v_origin;
+          end loop;
         end if;
         execute format('truncate ferry.changes_%s', s);
         v_out := v_out || s;
@@ -262,8 +277,6 @@ declare
 begin
   select case when s.is_called then s.last_value else 0 end into v_last from ferry.change_id_seq s;
   select * into v_prev from ferry.ticks t order by t.tick desc limit 1;
-  -- keep the clock's floor at the wall clock while the forwarder runs
-  perform ferry.advance_clock(ferry.wall_ms());
   -- an idle DC still ticks now and then when what it has applied moved on: its peers learn from the
   -- vector which of their changes it has (see ferry.row_versions)
   if not p_force and v_last - v_prev.last_id < p_min_changes
@@ -473,7 +486,7 @@ CREATE TABLE ferry.changes (
     xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
     tbl oid NOT NULL,
     op "char" NOT NULL,
-    "row" jsonb,
+    "row" json,
     old jsonb,
     json_text jsonb,
     hlc bigint,

@@ -18,8 +18,12 @@ const exactTypes = {
  *   fresh snapshot per statement; under REPEATABLE READ prune could empty unpublished changes.
  * - TCP keepalives on the server side: a leader whose host vanished without a reset must lose its
  *   advisory lock in seconds, not after the kernel's two hours, so a standby can take over.
+ * - The output settings capture pins (floats, intervals, money): the applier writes values in the
+ *   same forms it reads them, whatever the database or role defaults say.
  */
-const SESSION_OPTIONS = '-c default_transaction_isolation=read\\ committed -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3';
+const SESSION_OPTIONS =
+  '-c default_transaction_isolation=read\\ committed -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3' +
+  ' -c extra_float_digits=3 -c intervalstyle=postgres -c lc_monetary=C';
 
 export function createPool(connectionString: string, opts: Partial<PoolConfig> = {}): Pool {
   const pool = new Pool({ connectionString, types: exactTypes as PoolConfig['types'], max: 4, options: SESSION_OPTIONS, keepAlive: true, ...opts });

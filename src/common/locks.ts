@@ -5,8 +5,6 @@
 
 /** 'FRRY': locks of this DC's capture and forward side, in the two-int form (class, key). */
 export const LOCK_CLASS = 1179800153;
-/** Held exclusively by an idle ticker; a writer that cannot take it shared wakes it with NOTIFY. */
-export const IDLE_TICKER_KEY = 1;
 /** Forwarder leadership for this DC's origin. */
 export const FORWARDER_KEY = 2;
 /** Serialises the advances of this DC's clock floor (ferry.advance_clock). */

@@ -51,10 +51,10 @@ export const configSchema = z
         tickIntervalMs: z.number().int().min(1).default(50),
         /** ...and as soon as this many changes wait, whatever the interval. */
         tickMaxChanges: z.number().int().min(1).default(10_000),
-        /** After this long with no changes the forwarder sleeps on LISTEN instead of polling. */
+        /** After this long with no changes the forwarder looks for writes less often... */
         idleAfterMs: z.number().int().min(0).default(2_000),
-        /** While idle, check anyway this often (a lost notification cannot stall it for long). */
-        idleCheckMs: z.number().int().min(10).default(5_000),
+        /** ...every this many ms (the most an idle DC's first write waits before it is ticked). */
+        idleCheckMs: z.number().int().min(5).default(100),
         /** Rotate the change table this often so published rows are removed by TRUNCATE. */
         rotateIntervalMs: z.number().int().min(100).default(30_000),
         rotateMaxChanges: z.number().int().min(1).default(500_000),

@@ -47,7 +47,7 @@ export class Forwarder {
     try {
       await this.publisher.start();
       const ticked = new Signal();
-      const ticker = new Ticker(this.pool, leader.client, this.cfg.forward, log, () => ticked.notify());
+      const ticker = new Ticker(this.pool, this.cfg.forward, log, () => ticked.notify());
       const pruner = new Pruner(this.pool, this.cfg, log);
       // the ticker runs beside the publishing loop so large backlogs are still cut into bounded
       // batches; a ticker failure (a lost connection) ends this leadership, rethrown below, once

@@ -111,3 +111,26 @@ function valueEndAt(s: string, i: number): number {
   if (j === i) throw new SyntaxError(`expected a value at ${i}`);
   return j;
 }
+
+/**
+ * The same object text with these members' values replaced by the given JSON texts (members not
+ * present are added at the end): a row image with some columns swapped for their exact text,
+ * without parsing the rest (a json column may hold repeated keys, which a parser would refuse).
+ */
+export function replaceMembers(text: string, values: Record<string, string>): string {
+  const todo = new Map(Object.entries(values));
+  let out = '';
+  let at = 0;
+  forEachMember(text, (name, from, to) => {
+    const v = todo.get(name);
+    if (v === undefined) return;
+    out += text.slice(at, from) + v;
+    at = to;
+    todo.delete(name);
+  });
+  out += text.slice(at);
+  if (!todo.size) return out;
+  const close = out.lastIndexOf('}');
+  const extra = [...todo].map(([k, v]) => `${JSON.stringify(k)}: ${v}`).join(', ');
+  return `${out.slice(0, close).trimEnd()}${/\{\s*$/.test(out.slice(0, close)) ? '' : ', '}${extra}}`;
+}

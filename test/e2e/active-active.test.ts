@@ -90,7 +90,7 @@ async function explainDifference(mesh: Mesh, table: string): Promise<void> {
       out[dc] = {
         versions: await sql(mesh.url[dc], `select ms, origin, seq, deleted, xid::text, pos from ferry.row_versions where key = $1 and tbl = $2::regclass`, [key, table]),
         conflicts: await sql(mesh.url[dc], `select rule, winner, local_version, remote_version, remote_pos from ferry.conflicts where key = $1::jsonb order by id`, [key]),
-        changes: await sql(mesh.url[dc], `select id, xid::text, op, hlc, row->>'v' as v from ferry.changes where tbl = $2::regclass and row @> $1::jsonb order by id`, [key, table]),
+        changes: await sql(mesh.url[dc], `select id, xid::text, op, hlc, row->>'v' as v from ferry.changes where tbl = $2::regclass and row::jsonb @> $1::jsonb order by id`, [key, table]),
       };
     }
     process.stdout.write(`DIFFERENCE ${JSON.stringify(out)}\n`);

@@ -2,7 +2,7 @@
 import { sql, withClient } from '../support/db';
 import { createMesh, Mesh, tableRows } from '../support/mesh';
 import { TransportKind, waitFor } from '../support/origin';
-import { AWKWARD, VALUE_ROWS, VALUES_DDL } from '../support/values';
+import { AWKWARD, VALUE_ROWS, VALUES_DDL, WRITER_SETTINGS } from '../support/values';
 import { publishedPosition } from '../../src/tables/ticks';
 
 const DDL = `
@@ -147,10 +147,10 @@ describe.each<TransportKind>(['kafka', 'sqs'])('values end to end over %s', (kin
   let mesh: Mesh;
   afterEach(async () => mesh?.close());
 
-  it('every type lands exactly in the other DC, json text as written and the JSON null included', async () => {
+  it('every type lands exactly in the other DC, json text as written, the JSON null, array bounds and a writer\'s odd session settings included', async () => {
     mesh = await createMesh(kind, VALUES_DDL, [AWKWARD], ['a', 'b']);
     for (const dc of mesh.dcs) mesh.start(dc);
-    await sql(mesh.url['dc-a'], `insert into ${AWKWARD} values ${VALUE_ROWS.join(',')}`);
+    await sql(mesh.url['dc-a'], `${WRITER_SETTINGS} insert into ${AWKWARD} values ${VALUE_ROWS.join(',')}`);
     // an update that turns SQL NULL into the JSON null, and one that rewrites json text only
     await sql(mesh.url['dc-a'], `update ${AWKWARD} set jb = 'null', j = 'null' where "Key Col" = 2`);
     await sql(mesh.url['dc-a'], `update ${AWKWARD} set j = '{"a":1,   "a":2}' where "Key Col" = 1`);

@@ -1,15 +1,18 @@
 -- The capture trigger of each tracked table (DESIGN.md §2). Its body is generated per table so the
--- key columns and the target change table are constants: the trigger runs inside every user write.
+-- key columns, the target change table and this DC's id are constants: the trigger runs inside
+-- every user write, so it does as little as it can (measured: one PL/pgSQL call and one INSERT are
+-- most of its cost).
 --
--- Besides the one-jsonb row image it writes json_text: {column: exact text} for every json column
--- that is not SQL NULL and every jsonb column that holds the JSON null (the image can say neither:
--- it holds json converted to jsonb, and the JSON null as null). NULL for everything else, so tables
--- without such columns pay nothing. Columns are found when the function is generated (ferry track,
--- rotation).
+-- The row image is row_to_json(NEW): values in PostgreSQL's own output, json columns exactly as
+-- written. Beside it, json_text holds the exact text of what the image cannot say: a json or jsonb
+-- column holding the JSON null (the image says null, as for SQL NULL), and an array whose bounds
+-- are not 1 ('[0:2]={1,2,3}': the image says [1,2,3]). NULL for everything else, so most tables pay
+-- nothing for it. A table with float, interval or money columns gets its capture function with
+-- the output settings pinned, so what arrives does not depend on the writer's session.
 --
 -- Each change is stamped with this DC's clock (hlc, DESIGN.md §6). A DELETE (and the old key of a
 -- key change) also leaves a tombstone in ferry.row_versions: the one write capture makes besides
--- the change row, and only for deletes.
+-- the change row, and only for deletes. Counter columns keep this DC's share in ferry.counters.
 create or replace function ferry.capture_source(p_tbl regclass) returns text
 language plpgsql stable as $$
 declare
@@ -39,26 +42,26 @@ begin
   select string_agg(format('NEW.%I', k), ', '), string_agg(format('OLD.%I', k), ', '),
          string_agg(format('%L, OLD.%I', k, k), ', '),
          -- the key as the wire writes it: {"a": 1, "b": "x"} (src/protocol/json-scan.ts)
-         '''{'' || ' || string_agg(format('%L || to_jsonb(NEW.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}''',
-         '''{'' || ' || string_agg(format('%L || to_jsonb(OLD.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}'''
+         '''{'' || ' || string_agg(format('%L || to_json(NEW.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}''',
+         '''{'' || ' || string_agg(format('%L || to_json(OLD.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}'''
     into v_newkey, v_oldkey, v_oldobj, v_keytext_new, v_keytext_old
     from unnest(t.key_cols) k;
-  -- one jsonb_build_object per column (no 100-argument limit), over json/jsonb and their domains
+  -- exact text where the image cannot carry it; one jsonb_build_object per column (no 100-argument limit)
   select string_agg(format('jsonb_build_object(%L, %s)', a.attname,
-                           case when b.base = 'json'::regtype
-                                then format('NEW.%I::text', a.attname)
-                                else format('case when jsonb_typeof(NEW.%I::jsonb) = %L then %L end', a.attname, 'null', 'null') end),
+                           case when b.base in ('json'::regtype, 'jsonb'::regtype)
+                                then format('case when %s_typeof(NEW.%I::%s) = %L then %L end', b.base, a.attname, b.base, 'null', 'null')
+                                else format('case when NEW.%I::text like %L then NEW.%I::text end', a.attname, '[%', a.attname) end),
                     ' || ' order by a.attnum)
     into v_jtext
     from pg_attribute a
     cross join lateral (
-      with recursive d(oid, typtype, typbasetype) as (
-        select ty.oid, ty.typtype, ty.typbasetype from pg_type ty where ty.oid = a.atttypid
+      with recursive d(oid, typtype, typbasetype, typcategory) as (
+        select ty.oid, ty.typtype, ty.typbasetype, ty.typcategory from pg_type ty where ty.oid = a.atttypid
         union all
-        select ty.oid, ty.typtype, ty.typbasetype from pg_type ty join d on ty.oid = d.typbasetype where d.typtype = 'd')
-      select d.oid::regtype as base from d where d.typtype <> 'd') b
+        select ty.oid, ty.typtype, ty.typbasetype, ty.typcategory from pg_type ty join d on ty.oid = d.typbasetype where d.typtype = 'd')
+      select d.oid::regtype as base, d.typcategory as cat from d where d.typtype <> 'd') b
    where a.attrelid = p_tbl and a.attnum > 0 and not a.attisdropped
-     and b.base in ('json'::regtype, 'jsonb'::regtype);
+     and (b.base in ('json'::regtype, 'jsonb'::regtype) or b.cat = 'A');
   v_jtext := case when v_jtext is null then 'null'
                   else format('nullif(jsonb_strip_nulls(%s), %L)', v_jtext, '{}') end;
   -- this DC's wall clock in milliseconds (plus the offset a test may inject, read now: a constant)
@@ -101,10 +104,6 @@ begin
   if current_setting('ferry.origin', true) <> '' then
     return null;
   end if;
-  -- an idle forwarder holds this lock exclusively; only then does a writer pay for NOTIFY
-  if not pg_try_advisory_xact_lock_shared(%2$s, 1) then
-    perform pg_notify('ferry_wake', '');
-  end if;
   -- the version of this change: the clock's floor (moved on by the ticker and the appliers; by
   -- this writer too when it finds it more than 10 ms behind the wall clock)
   v_ms := pg_sequence_last_value('ferry.clock');
@@ -115,22 +114,21 @@ begin
     insert into %1$s (tbl, op, hlc) values (%3$s, 'T', v_ms);
     return null;
   end if;
-  v_id := nextval('ferry.change_id_seq');
-%11$s
+  v_id := nextval('ferry.change_id_seq');%11$s
   if TG_OP = 'UPDATE' then
     if (%4$s) is distinct from (%5$s) then
-      insert into %1$s (id, tbl, op, row, old, json_text, hlc, counters) values (v_id, %3$s, 'U', to_jsonb(NEW), jsonb_build_object(%6$s), %7$s, v_ms, %12$s);
+      insert into %1$s (id, tbl, op, row, old, json_text, hlc, counters) values (v_id, %3$s, 'U', row_to_json(NEW), jsonb_build_object(%6$s), %7$s, v_ms, %12$s);
       -- the old key is gone: a tombstone, so a late change to it cannot bring it back
       insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
       values (%3$s, %10$s, v_ms, %13$L, v_id, true, pg_current_xact_id(), null)
       on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = true, xid = excluded.xid, pos = null;
     else
-      insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'U', to_jsonb(NEW), %7$s, v_ms, %12$s);
+      insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'U', row_to_json(NEW), %7$s, v_ms, %12$s);
     end if;
   elsif TG_OP = 'INSERT' then
-    insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'I', to_jsonb(NEW), %7$s, v_ms, %12$s);
+    insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'I', row_to_json(NEW), %7$s, v_ms, %12$s);
   else
-    insert into %1$s (id, tbl, op, row, hlc) values (v_id, %3$s, 'D', jsonb_build_object(%6$s), v_ms);
+    insert into %1$s (id, tbl, op, row, hlc) values (v_id, %3$s, 'D', json_build_object(%6$s), v_ms);
     -- a tombstone (key + version): a late update elsewhere cannot bring the row back
     insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
     values (%3$s, %10$s, v_ms, %13$L, v_id, true, pg_current_xact_id(), null)
@@ -138,8 +136,27 @@ begin
   end if;
   return null;
 end
-$body$, v_target, ferry.lock_class(), p_tbl::oid, v_newkey, v_oldkey, v_oldobj, v_jtext, v_wall, v_keytext_new, v_keytext_old, v_counters, v_counters_json, st.origin);
+$body$, v_target, null, p_tbl::oid, v_newkey, v_oldkey, v_oldobj, v_jtext, v_wall, v_keytext_new, v_keytext_old, v_counters, v_counters_json, st.origin);
 end $$;
+
+-- The output settings a table's capture function pins: float, interval and money values (also in
+-- arrays, domains and composites) are written the same whatever the writer's session says.
+create or replace function ferry.capture_settings(p_tbl regclass) returns text
+language sql stable as $$
+  select concat_ws(' ',
+           case when bool_or(b in ('float4'::regtype, 'float8'::regtype) or c) then 'set extra_float_digits = 3' end,
+           case when bool_or(b = 'interval'::regtype or c) then 'set intervalstyle = postgres' end,
+           case when bool_or(b = 'money'::regtype or c) then $s$set lc_monetary = 'C'$s$ end)
+    from pg_attribute a
+    cross join lateral (
+      with recursive d(oid, typtype, typbasetype, typelem) as (
+        select ty.oid, ty.typtype, ty.typbasetype, ty.typelem from pg_type ty where ty.oid = a.atttypid
+        union all
+        select ty.oid, ty.typtype, ty.typbasetype, ty.typelem from pg_type ty join d on ty.oid = case when d.typtype = 'd' then d.typbasetype else d.typelem end
+         where d.typtype = 'd' or d.typelem <> 0)
+      select d.oid::regtype as b, d.typtype = 'c' as c from d) x
+   where a.attrelid = p_tbl and a.attnum > 0 and not a.attisdropped
+$$;
 
 create or replace function ferry.capture_function_name(p_tbl regclass) returns text
 language sql immutable as $$ select format('ferry.%I', 'capture_' || p_tbl::oid) $$;
@@ -147,8 +164,8 @@ language sql immutable as $$ select format('ferry.%I', 'capture_' || p_tbl::oid)
 create or replace function ferry.install_capture(p_tbl regclass) returns void
 language plpgsql as $$
 begin
-  execute format('create or replace function %s() returns trigger language plpgsql as %L',
-                 ferry.capture_function_name(p_tbl), ferry.capture_source(p_tbl));
+  execute format('create or replace function %s() returns trigger language plpgsql %s as %L',
+                 ferry.capture_function_name(p_tbl), ferry.capture_settings(p_tbl), ferry.capture_source(p_tbl));
 end $$;
 
 create or replace function ferry.drop_capture_triggers(p_tbl regclass) returns void

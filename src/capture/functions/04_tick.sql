@@ -3,8 +3,8 @@
 -- snapshot. The latter is a writer that was open at the last tick: its xid is either in that
 -- snapshot's xip, or at or above its xmax (PostgreSQL sets xmax to latestCompletedXid + 1 and lists
 -- in xip only running xids below it, so on a quiet database the newest writer is in no list at
--- all). Both are index lookups on the change tables' xid. An open writer need not be seen: it holds
--- the shared idle lock, which keeps the ticker polling (see the capture trigger).
+-- all). Both are index lookups on the change tables' xid. An open writer need not be seen: the
+-- ticker polls for as long as it runs.
 --
 -- An older release returned a fourth column (open): a return type cannot be replaced in place.
 do $$
@@ -24,8 +24,6 @@ declare
 begin
   select case when s.is_called then s.last_value else 0 end into v_last from ferry.change_id_seq s;
   select * into v_prev from ferry.ticks t order by t.tick desc limit 1;
-  -- keep the clock's floor at the wall clock while the forwarder runs
-  perform ferry.advance_clock(ferry.wall_ms());
   -- an idle DC still ticks now and then when what it has applied moved on: its peers learn from the
   -- vector which of their changes it has (see ferry.row_versions)
   if not p_force and v_last - v_prev.last_id < p_min_changes

@@ -43,6 +43,7 @@ declare
   v_pending boolean;
   v_out int[] := '{}';
   s int;
+  r record;
 begin
   select slot, origin into v_cur, v_origin from ferry.state;
   select snap into v_done from ferry.ticks where published_at is not null order by tick desc limit 1;
@@ -54,18 +55,19 @@ begin
         into v_pending using v_done;
       if not v_pending then
         if p_stable is not null then
-          execute format($f$
-            insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
-            select distinct on (c.tbl, k.key) c.tbl, k.key, c.hlc, $2, c.id, false, c.xid, null
-              from ferry.changes_%s c
-              join ferry.tracked t on t.tbl = c.tbl
-             cross join lateral (select '{' || string_agg(to_json(kc)::text || ': ' || (c.row -> kc)::text, ', ' order by o) || '}' as key
-                                   from unnest(t.key_cols) with ordinality u(kc, o)) k
-             where c.op in ('I', 'U') and c.hlc is not null and not pg_visible_in_snapshot(c.xid, $1)
-             order by c.tbl, k.key, c.id desc
-            on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = false, xid = excluded.xid, pos = null
-             where (v.ms, v.origin, v.seq) < (excluded.ms, excluded.origin, excluded.seq)$f$, s)
-          using p_stable, v_origin;
+          -- per table, with its key written out as the wire writes it (no per-row lookups)
+          for r in select t.tbl, '''{'' || ' || string_agg(format('%L || (c.row -> %L)::text', to_json(k)::text || ': ', k), ' || '', '' || ' order by o) || ' || ''}''' as key
+                     from ferry.tracked t cross join lateral unnest(t.key_cols) with ordinality u(k, o) group by t.tbl loop
+            execute format($f$
+              insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
+              select distinct on (k) %2$s, k, hlc, $2, id, false, xid, null
+                from (select %3$s as k, c.hlc, c.id, c.xid from ferry.changes_%1$s c
+                       where c.tbl = %2$s and c.op in ('I', 'U') and c.hlc is not null and not pg_visible_in_snapshot(c.xid, $1)) x
+               order by k, id desc
+              on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = false, xid = excluded.xid, pos = null
+               where (v.ms, v.origin, v.seq) < (excluded.ms, excluded.origin, excluded.seq)$f$, s, r.tbl::oid, r.key)
+            using p_stable, v_origin;
+          end loop;
         end if;
         execute format('truncate ferry.changes_%s', s);
         v_out := v_out || s;

@@ -9,9 +9,9 @@ language sql volatile as $$
   select (extract(epoch from clock_timestamp()) * 1000)::bigint + (select clock_offset_ms from ferry.state)
 $$;
 
--- Moves the floor forward to p_ms if it is behind; returns the floor. Called by the ticker (to the
--- wall clock), by the applier (past every remote version it applies, before it commits) and by a
--- writer that finds the floor more than 10 ms behind its wall clock.
+-- Moves the floor forward to p_ms if it is behind; returns the floor. Called by a writer that finds
+-- the floor more than 10 ms behind its wall clock, and by the applier (past every remote version it
+-- applies, before it commits).
 create or replace function ferry.advance_clock(p_ms bigint) returns bigint
 language plpgsql as $$
 declare

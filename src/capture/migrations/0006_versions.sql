@@ -15,6 +15,9 @@ create sequence ferry.clock minvalue 0 start with 0;
 select setval('ferry.clock', (extract(epoch from clock_timestamp()) * 1000)::bigint);
 
 alter table ferry.changes add column hlc bigint;
+-- row_to_json(NEW) is cheaper to make than to_jsonb(NEW) and keeps values as PostgreSQL wrote them
+-- (a float's -0, a json column's text): the row image is json from now on.
+alter table ferry.changes alter column row type json using row::json;
 -- A counter column's share of this DC after the change: {col: {dc: value}} (see ferry.counters).
 alter table ferry.changes add column counters jsonb;
 
