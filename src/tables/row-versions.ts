@@ -73,7 +73,7 @@ export async function knownVersions(db: Queryable, t: { oid: number; sql: string
   const r = await db.query<KnownVersion>(
     `select v.key, v.ms::text as ms, v.origin, v.seq::text as seq, v.deleted, v.pos::text as pos
        from ferry.row_versions v
-       left join lateral (select t.xmin::text as xmin from ${t.sql} t, jsonb_populate_record(null::${t.sql}, v.key::jsonb) r where ${match('r')} limit 1) l on true
+       left join lateral (select t.xmin::text as xmin from ${t.sql} t, json_populate_record(null::${t.sql}, v.key::json) r where ${match('r')} limit 1) l on true
       where v.tbl = $1 and ((v.deleted and l.xmin is null) or (not v.deleted and (v.xid::text::bigint & 4294967295)::text = l.xmin))
      union all
      select * from (
@@ -81,7 +81,7 @@ export async function knownVersions(db: Queryable, t: { oid: number; sql: string
          from ferry.changes c
         cross join lateral (select '{' || string_agg(to_json(kc)::text || ': ' || (c.row -> kc)::text, ', ' order by o) || '}' as key
                               from unnest($3::text[]) with ordinality u(kc, o)) k
-         join lateral (select t.xmin from ${t.sql} t, jsonb_populate_record(null::${t.sql}, c.row) r where ${match('r')} limit 1) l on true
+         join lateral (select t.xmin from ${t.sql} t, json_populate_record(null::${t.sql}, c.row) r where ${match('r')} limit 1) l on true
         where c.tbl = $1 and c.op in ('I', 'U') and c.xid = ferry.xid8_of(l.xmin)
           and not exists (select 1 from ferry.row_versions v where v.tbl = $1 and v.key = k.key and not v.deleted
                                                               and (v.xid::text::bigint & 4294967295)::text = l.xmin::text)
