@@ -8,6 +8,7 @@ import { applyCommand, runCommand } from './commands/run';
 import { resumeCommand, skipCommand, statusCommand } from './commands/status';
 import { waitCommand } from './commands/wait';
 import { bootstrapCommand } from './commands/bootstrap';
+import { verifyCommand } from './commands/verify';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
 
@@ -25,6 +26,7 @@ export function program(): Command {
     .addCommand(statusCommand())
     .addCommand(resumeCommand())
     .addCommand(skipCommand())
+    .addCommand(verifyCommand())
     .addCommand(bootstrapCommand())
     .addCommand(waitCommand())
     .exitOverride();

@@ -110,3 +110,12 @@ export async function writeCopiedVersions(db: Queryable, tbl: number, vs: KnownV
 export async function placeCopiedVersions(db: Queryable, origin: string, pos: number): Promise<void> {
   await db.query('update ferry.row_versions set pos = $2 where origin = $1 and pos is null', [origin, pos]);
 }
+
+/** The tombstones of these keys (null: of every key) as version text, for `ferry verify` to notice a delete that came in between. */
+export async function tombstones(db: Queryable, tbl: number, keys: string[] | null): Promise<Map<string, string>> {
+  const r = await db.query<{ key: string; v: string }>(
+    `select key, ms || '.' || seq || '@' || origin as v from ferry.row_versions where tbl = $1 and ($2::text[] is null or key = any($2::text[])) and deleted`,
+    [tbl, keys],
+  );
+  return new Map(r.rows.map((x) => [x.key, x.v]));
+}
