@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { FerryConfig } from '../config/schema';
-import { StreamError } from '../common/errors';
+import { isSchemaRefusal, SchemaMismatch, StreamError } from '../common/errors';
 import type { Leadership } from '../common/leadership';
 import type { Logger } from '../common/logger';
 import { appliedChanges, applyErrors } from '../common/metrics';
@@ -19,6 +19,7 @@ import { IntakeLedger } from './intake';
 import { GroupWriter } from './group-writer';
 import { groupContext } from './policy';
 import { TableCatalog } from './table-info';
+import { underNamesHere } from './renames';
 
 export type SessionEnd = 'stopped' | 'fenced' | 'error';
 
@@ -170,6 +171,13 @@ export class ApplySession {
           this.log.warn({ from: failed[0].pos, to: isolateTo, err: (e as Error).message }, 'applying a group failed; applying it change by change to find the change at fault');
           continue;
         }
+        // a schema here that does not take the change yet stops the stream until it does
+        if (e instanceof SchemaMismatch) return this.fail(e, 'error', 'schema');
+        if (isSchemaRefusal(e)) {
+          const x = this.tx.explain(e as Error);
+          const hint = ` — this DC's table refused the value: if its schema differs from ${this.origin}'s (application DDL done in one DC first), make it match (docs/operations.md); the stream tries again by itself every few seconds`;
+          return this.fail(new SchemaMismatch(x.message.replace(/ \(origin [^)]*\)$/, '') + hint, x.where), 'error', 'schema');
+        }
         return this.fail(this.tx.explain(e as Error));
       }
     }
@@ -207,6 +215,7 @@ export class ApplySession {
       if (this.copied.done(this.ledger.applied)) this.copied = undefined;
       else todo = todo.filter((c) => !this.copied!.holds(c));
     }
+    todo = await underNamesHere(this.catalog, todo);
     const w = new GroupWriter(db, groupContext(this.cfg, this.catalog, this.origin, this.log));
     if (inOrder) for (const c of todo) await w.write([c]);
     else await w.write(todo);
@@ -283,15 +292,16 @@ export class ApplySession {
     await this.reread();
   }
 
-  private async fail(e: Error, end: SessionEnd = 'error'): Promise<void> {
+  private async fail(e: Error, end: SessionEnd = 'error', kind: 'error' | 'schema' = 'error'): Promise<void> {
     if (this.failure) return;
     this.failure = { error: e, end };
     await this.tx.fail();
     if (end === 'error') {
-      this.log.error(e.message + ' — the stream of this origin is stopped; fix the cause and run `ferry resume`, or `ferry skip` the change');
-      applyErrors.inc({ origin: this.origin, kind: 'stopped' });
+      if (kind === 'schema') this.log.error(e.message + ' — the stream of this origin is stopped until then');
+      else this.log.error(e.message + ' — the stream of this origin is stopped; fix the cause and run `ferry resume`, or `ferry skip` the change');
+      applyErrors.inc({ origin: this.origin, kind: kind === 'schema' ? 'schema' : 'stopped' });
       const pos = e instanceof StreamError && e.where.pos !== undefined ? e.where.pos : this.ledger.nextPos;
-      await stopStream(this.pool, this.origin, e.message, pos, 'error').catch((err) => this.log.error({ err }, 'could not record the error'));
+      await stopStream(this.pool, this.origin, e.message, pos, kind).catch((err) => this.log.error({ err }, 'could not record the error'));
     }
     this.end();
   }

@@ -1,6 +1,6 @@
 import type { Queryable } from '../common/db';
 import { quoteIdent } from '../common/db';
-import { StreamError } from '../common/errors';
+import { SchemaMismatch } from '../common/errors';
 
 export interface TableInfo {
   wireName: string;
@@ -20,6 +20,10 @@ export interface TableInfo {
   parents: number[];
   /** Counter columns, as this DC tracks the table (`ferry track --counter`). */
   counters: string[];
+  /** Names columns here had before a rename (old → now): changes made before the rename use them. */
+  renamed: Map<string, string>;
+  /** Names of columns dropped here: changes made where they still exist carry them, and they are left out. */
+  dropped: Set<string>;
 }
 
 /**
@@ -53,7 +57,7 @@ export class TableCatalog {
       [wireName],
     );
     if (!r.rows.length) {
-      throw new StreamError(`table ${wireName} does not exist at this DC: create it (same columns and key as at ${this.origin}) and run \`ferry resume --origin ${this.origin}\``, { origin: this.origin, ...where });
+      throw new SchemaMismatch(`table ${wireName} does not exist at this DC: create it here (same columns and key as at ${this.origin}) and track it; the stream continues by itself once it exists`, { origin: this.origin, ...where });
     }
     const { oid, nsp, rel } = r.rows[0];
     const cols = await this.db.query<{ attname: string; gen: string; ident: string; type: string }>(
@@ -71,17 +75,29 @@ export class TableCatalog {
     );
     const fks = await this.db.query<{ parent: number }>(`select distinct confrelid::int as parent from pg_constraint where conrelid = $1 and contype = 'f' and not condeferred`, [oid]);
     const tracked = await this.db.query<{ counters: string[] }>(`select counters from ferry.tracked where tbl = $1`, [oid]);
+    // the names of the columns now, kept beside those they had: a later rename here is then known
+    await this.db.query('select ferry.note_column_names($1::oid::regclass)', [oid]);
+    const renamed = await this.db.query<{ old: string; now: string | null }>(
+      `select c.name as old, case when not a.attisdropped then a.attname::text end as now from ferry.column_names c
+         join pg_attribute a on a.attrelid = c.tbl and a.attnum = c.attnum
+        where c.tbl = $1 and (a.attisdropped or c.name <> a.attname)`,
+      [oid],
+    );
+    const columns = new Set(cols.rows.map((c) => c.attname));
     const info: TableInfo = {
       wireName,
       oid: Number(oid),
       sql: `${quoteIdent(nsp)}.${quoteIdent(rel)}`,
-      columns: new Set(cols.rows.map((c) => c.attname)),
+      columns,
       types: new Map(cols.rows.map((c) => [c.attname, c.type])),
       generated: new Set(cols.rows.filter((c) => c.gen !== '').map((c) => c.attname)),
       identityAlways: new Set(cols.rows.filter((c) => c.ident === 'a').map((c) => c.attname)),
       uniqueKeys: uniq.rows.map((u) => ({ cols: u.cols, index: u.index })),
       parents: fks.rows.map((f) => Number(f.parent)),
       counters: tracked.rows[0]?.counters ?? [],
+      // an old name a column here has now is that column's
+      renamed: new Map(renamed.rows.filter((x) => x.now !== null && !columns.has(x.old)).map((x) => [x.old, x.now!])),
+      dropped: new Set(renamed.rows.filter((x) => x.now === null && !columns.has(x.old)).map((x) => x.old)),
     };
     this.cache.set(wireName, info);
     this.byOid.set(info.oid, info);

@@ -13,7 +13,9 @@ export interface AppliedState {
   offset: string | null;
   status: 'running' | 'stopped';
   error: string | null;
-  errorKind: 'gap' | 'error' | null;
+  /** gap: waits and re-reads by itself; schema: tries again by itself every few seconds; error: needs an operator. */
+  errorKind: 'gap' | 'schema' | 'error' | null;
+  errorAt: Date | null;
   errorPos: number | null;
   sourceAt: Date | null;
   appliedAt: Date | null;
@@ -23,7 +25,7 @@ export interface AppliedState {
 export async function readApplied(db: Queryable, origin: string): Promise<AppliedState> {
   const r = await db.query(`select * from ferry.applied where origin = $1`, [origin]);
   const x = r.rows[0];
-  if (!x) return { origin, pos: 0, tick: null, seenPos: 0, offset: null, status: 'running', error: null, errorKind: null, errorPos: null, sourceAt: null, appliedAt: null, clockAheadMs: 0 };
+  if (!x) return { origin, pos: 0, tick: null, seenPos: 0, offset: null, status: 'running', error: null, errorKind: null, errorAt: null, errorPos: null, sourceAt: null, appliedAt: null, clockAheadMs: 0 };
   return {
     origin,
     pos: Number(x.pos),
@@ -33,6 +35,7 @@ export async function readApplied(db: Queryable, origin: string): Promise<Applie
     status: x.status,
     error: x.error,
     errorKind: x.error_kind,
+    errorAt: x.error_at,
     errorPos: x.error_pos === null ? null : Number(x.error_pos),
     sourceAt: x.source_at,
     appliedAt: x.applied_at,
@@ -108,7 +111,7 @@ export async function peerVectors(db: Queryable): Promise<Record<string, Record<
 }
 
 /** Records that an origin's stream is stopped and why (shown by `ferry status`). */
-export async function stopStream(db: Queryable, origin: string, message: string, pos: number, kind: 'gap' | 'error'): Promise<void> {
+export async function stopStream(db: Queryable, origin: string, message: string, pos: number, kind: 'gap' | 'schema' | 'error'): Promise<void> {
   await db.query(
     `insert into ferry.applied (origin, status, error, error_kind, error_pos, error_at) values ($1, 'stopped', $2, $3, $4, clock_timestamp())
      on conflict (origin) do update set status = 'stopped', error = excluded.error, error_kind = excluded.error_kind,
