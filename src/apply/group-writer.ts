@@ -16,7 +16,7 @@ import { exactTextColumns, keyColumns, writableColumns } from './rows';
 import { applyTruncate } from './serial-sql';
 import type { TableCatalog, TableInfo } from './table-info';
 import { UniqueGuard } from './unique-guard';
-import { advanceClock, recordConflicts, recordVersions, VersionRecord, wallClock } from './version-sql';
+import { advanceClock, recordConflicts, recordVersions, stillAbsent, VersionRecord, wallClock } from './version-sql';
 
 export interface GroupContext {
   catalog: TableCatalog;
@@ -37,6 +37,9 @@ export interface GroupContext {
   keepVersions: boolean;
   log: Logger;
 }
+
+/** When the clock-skew alarm of each origin was last logged. */
+const skewLoggedAt = new Map<string, number>();
 
 interface Plan {
   t: TableInfo;
@@ -110,8 +113,8 @@ export class GroupWriter {
       const v = versionOf(c, origin);
       if (this.ctx.keepVersions)
         await recordVersions(this.db, t, [
-        { key: c.key!, version: v, deleted: false, pos: c.pos },
-        { key: c.old!, version: v, deleted: true, pos: c.pos },
+        { key: c.key!, version: v, deleted: false, pos: c.pos, expect: neu.entry },
+        { key: c.old!, version: v, deleted: true, pos: c.pos, expect: old.entry },
       ]);
       return;
     }
@@ -131,7 +134,11 @@ export class GroupWriter {
     if (this.ctx.onClockSkew === 'stop') {
       throw new StreamError(`${msg}. Fix the clock and run \`ferry resume --origin ${this.ctx.origin}\`, or set conflicts.onClockSkew: alert`, { origin: this.ctx.origin, pos: c.pos });
     }
-    this.ctx.log.error({ pos: c.pos, aheadMs: ahead }, `${msg}; applied anyway (conflicts.onClockSkew: alert)`);
+    // once per origin every 10 s: a wrong clock stamps every change, and the alarm is the metric
+    const last = skewLoggedAt.get(this.ctx.origin) ?? 0;
+    if (Date.now() - last < 10_000) return;
+    skewLoggedAt.set(this.ctx.origin, Date.now());
+    this.ctx.log.error({ pos: c.pos, aheadMs: ahead }, `${msg}; applied anyway (conflicts.onClockSkew: alert; said again in 10 s if it goes on)`);
   }
 
   /** false (nothing written) when these finals must go one by one in origin order instead. */
@@ -208,7 +215,7 @@ export class GroupWriter {
         g.update.push(c);
         g.xmins.push(s.xmin!);
       } else g.insert.push(c);
-      versions.push({ key: c.key!, version: versionOf(c, this.ctx.origin), deleted: false, pos: c.pos });
+      versions.push({ key: c.key!, version: versionOf(c, this.ctx.origin), deleted: false, pos: c.pos, expect: s.entry });
     }
     for (const g of bySig.values()) {
       try {
@@ -249,8 +256,12 @@ export class GroupWriter {
     }
     // tombstones: a late change elsewhere cannot bring the rows back
     if (this.ctx.keepVersions) {
-      const tombstones = gone.map(({ c }) => ({ key: c.key!, version: versionOf(c, this.ctx.origin), deleted: true, pos: c.pos }));
+      const tombstones = gone.map(({ c, s }) => ({ key: c.key!, version: versionOf(c, this.ctx.origin), deleted: true, pos: c.pos, expect: s.entry }));
       await recordVersions(this.db, p.t, tombstones);
+      // nothing held the keys found absent: a write of this DC that inserted one meanwhile waited
+      // for the versions above (capture locks the key's entry) and is visible now, or comes later
+      // with a later version
+      await stillAbsent(this.db, p.t, p.keys, gone.filter((x) => !x.s.exists).map((x) => x.c.key!));
     }
     await resetShares(this.db, p.t, this.ctx.origin, p.f.deletes);
   }

@@ -24,6 +24,11 @@ export interface LocalState {
   version: Version | null;
   /** The version is a tombstone. */
   deleted: boolean;
+  /**
+   * The key's entry in ferry.row_versions as read (null: none). The applier of another origin may
+   * write the same key meanwhile; the versions the applier records must find this entry unchanged.
+   */
+  entry: Version | null;
 }
 
 type Row = {
@@ -59,16 +64,18 @@ export async function readLocalStates(db: Queryable, t: TableInfo, keys: string[
       where l.xmin is not null or v.tbl is not null`,
     [keysParam(keyTexts), keyTexts, t.oid],
   );
-  const out: LocalState[] = keyTexts.map(() => ({ exists: false, version: null, deleted: false }));
+  const out: LocalState[] = keyTexts.map(() => ({ exists: false, version: null, deleted: false, entry: null }));
   for (const x of r.rows) {
     const i = Number(x.n) - 1;
     const entry: Version | null = x.ms === null ? null : { ms: Number(x.ms), origin: x.origin!, seq: Number(x.seq) };
     if (x.xmin !== null) {
-      out[i] = { exists: true, xmin: x.xmin, ctid: x.ctid!, version: null, deleted: false };
+      out[i] = { exists: true, xmin: x.xmin, ctid: x.ctid!, version: null, deleted: false, entry };
       if (entry && !x.deleted && x.vxid === x.xmin) out[i].version = entry;
       else if (x.w_id !== null) out[i].version = { ms: Number(x.w_hlc ?? 0), origin: self, seq: Number(x.w_id) };
     } else if (entry && x.deleted) {
-      out[i] = { exists: false, version: entry, deleted: true };
+      out[i] = { exists: false, version: entry, deleted: true, entry };
+    } else {
+      out[i] = { ...out[i], entry };
     }
   }
   return out;

@@ -4,6 +4,7 @@ import type { Conflict } from './resolve';
 import { formatVersion, Version } from './merge';
 import { keyMatch, keysParam, recordsetFn } from './rows';
 import type { TableInfo } from './table-info';
+import { LocalWriteRace } from './local-write-race';
 
 /** The statements of versions, conflicts and quarantine that the applier writes with the rows. */
 
@@ -12,17 +13,62 @@ export interface VersionRecord {
   version: Version;
   deleted: boolean;
   pos: number;
+  /** The key's entry in ferry.row_versions when the applier read it (LocalState.entry). */
+  expect: Version | null;
 }
 
-/** Inside the destination transaction: the versions of the rows it wrote (with its xid). */
+/**
+ * Inside the destination transaction: the versions of the rows it wrote (with its xid), each only
+ * over the entry the applier read. The applier of another origin may have written the same key
+ * since (it read the key before this one committed): the statements wait for it, find the entry
+ * changed and throw LocalWriteRace, and the group goes again over what that applier left. Without
+ * this, of two appliers that both found a key free, the one committing last would leave its row
+ * and its version whatever the versions say.
+ */
 export async function recordVersions(db: Queryable, t: TableInfo, records: VersionRecord[]): Promise<void> {
   if (!records.length) return;
-  await db.query(
-    `insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
-     select $1, k, ms, o, seq, del, pg_current_xact_id(), pos from unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[]) as x(k, ms, o, seq, del, pos)
-     on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = excluded.deleted, xid = excluded.xid, pos = excluded.pos`,
-    [t.oid, records.map((r) => r.key), records.map((r) => r.version.ms), records.map((r) => r.version.origin), records.map((r) => r.version.seq), records.map((r) => r.deleted), records.map((r) => r.pos)],
-  );
+  const fresh = records.filter((r) => !r.expect);
+  const over = records.filter((r) => r.expect);
+  const cols = (rs: VersionRecord[]) => [rs.map((r) => r.key), rs.map((r) => r.version.ms), rs.map((r) => r.version.origin), rs.map((r) => r.version.seq), rs.map((r) => r.deleted), rs.map((r) => r.pos)];
+  let written = 0;
+  if (fresh.length) {
+    const r = await db.query(
+      `insert into ferry.row_versions (tbl, key, ms, origin, seq, deleted, xid, pos)
+       select $1, k, ms, o, seq, del, pg_current_xact_id(), pos from unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[]) as x(k, ms, o, seq, del, pos)
+       on conflict (tbl, key) do nothing`,
+      [t.oid, ...cols(fresh)],
+    );
+    written += r.rowCount ?? 0;
+  }
+  if (over.length) {
+    const r = await db.query(
+      `update ferry.row_versions v set ms = x.ms, origin = x.o, seq = x.seq, deleted = x.del, xid = pg_current_xact_id(), pos = x.pos
+         from unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[]) as x(k, ms, o, seq, del, pos, ems, eo, eseq)
+        where v.tbl = $1 and v.key = x.k and (v.ms, v.origin, v.seq) = (x.ems, x.eo, x.eseq)`,
+      [t.oid, ...cols(over), over.map((r) => r.expect!.ms), over.map((r) => r.expect!.origin), over.map((r) => r.expect!.seq)],
+    );
+    written += r.rowCount ?? 0;
+  }
+  if (written < records.length && over.length) {
+    // an entry the pruner purged meanwhile (every peer had applied past it) is no race: written anew
+    // (the entries updated above, or changed by another applier, conflict and count nothing)
+    const r = await db.query(
+      `insert into ferry.row_versions (tbl, key, ms, origin, seq, deleted, xid, pos)
+       select $1, k, ms, o, seq, del, pg_current_xact_id(), pos from unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[]) as x(k, ms, o, seq, del, pos)
+       on conflict (tbl, key) do nothing`,
+      [t.oid, ...cols(over)],
+    );
+    written += r.rowCount ?? 0;
+  }
+  if (written !== records.length) throw new LocalWriteRace(`recording versions of ${t.wireName}`);
+}
+
+/** Inside the destination transaction: keys this group found absent are still absent (a write of this DC may have committed one since). */
+export async function stillAbsent(db: Queryable, t: TableInfo, keys: string[], keyTexts: string[]): Promise<void> {
+  if (!keyTexts.length) return;
+  const cols = keys.map(quoteIdent).join(', ');
+  const r = await db.query<{ n: string }>(`select count(*) as n from ${t.sql} t, rows from (${recordsetFn(t, keys, '$1')}) as x(${cols}) where ${keyMatch(keys)}`, [keysParam(keyTexts)]);
+  if (Number(r.rows[0].n) > 0) throw new LocalWriteRace(`deleting from ${t.wireName}`);
 }
 
 /** Inside the destination transaction: each resolution, once (a redelivery adds nothing). */

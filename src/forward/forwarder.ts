@@ -47,7 +47,8 @@ export class Forwarder {
     try {
       await this.publisher.start();
       const ticked = new Signal();
-      const ticker = new Ticker(this.pool, this.cfg.forward, log, () => ticked.notify());
+      let publishing = false;
+      const ticker = new Ticker(this.pool, this.cfg.forward, log, () => ticked.notify(), () => publishing);
       const pruner = new Pruner(this.pool, this.cfg, log);
       // the ticker runs beside the publishing loop so large backlogs are still cut into bounded
       // batches; a ticker failure (a lost connection) ends this leadership, rethrown below, once
@@ -65,7 +66,12 @@ export class Forwarder {
             continue;
           }
           // a batch that has begun is finished (or abandoned by an error) before SIGTERM is honoured
-          await this.forwardBatch(next.prev, next.cur, leader, log);
+          publishing = true;
+          try {
+            await this.forwardBatch(next.prev, next.cur, leader, log);
+          } finally {
+            publishing = false;
+          }
           await pruner.maybeRun();
         }
       } finally {

@@ -2,7 +2,7 @@ import { Pool } from 'pg';
 import type { FerryConfig } from '../config/schema';
 import type { Logger } from '../common/logger';
 import { sleep } from '../common/sleep';
-import { cutTick } from '../tables/ticks';
+import { cutTick, pendingSinceLastTick } from '../tables/ticks';
 import { refreshTracked } from '../tables/tracked';
 
 /** How often the ticker looks for application DDL on tracked tables. */
@@ -11,8 +11,8 @@ const REFRESH_EVERY_MS = 1000;
 type ForwardConfig = FerryConfig['forward'];
 
 /**
- * Cuts ticks (§3.1): at most every tickIntervalMs while changes arrive, at once when
- * tickMaxChanges wait. With nothing to do for idleAfterMs it looks less often, every idleCheckMs.
+ * Cuts ticks (§3.1): at most every tickIntervalMs while changes arrive and the forwarder is not
+ * publishing, at once when tickMaxChanges wait. With nothing to do for idleAfterMs it looks less often, every idleCheckMs.
  * (Writers do not wake it: a NOTIFY from the capture trigger cost every write transaction a lock,
  * and a transaction that ran NOTIFY cannot be PREPAREd for two-phase commit.) Every second it also
  * makes anew the capture functions of tables whose columns changed (docs/operations.md).
@@ -26,6 +26,8 @@ export class Ticker {
     private readonly cfg: ForwardConfig,
     private readonly log: Logger,
     private readonly onTick: (tick: number) => void,
+    /** The forwarder is publishing a batch: a tick now would only queue behind it. */
+    private readonly busy: () => boolean = () => false,
   ) {}
 
   stop(): void {
@@ -44,6 +46,13 @@ export class Ticker {
         if (Date.now() - lastRefresh >= REFRESH_EVERY_MS) {
           lastRefresh = Date.now();
           for (const t of await refreshTracked(this.pool)) this.log.info({ table: t }, 'the columns of a tracked table changed: its capture function is made anew');
+        }
+        // while a batch is being published the changes wait for it and go out as one batch after it
+        // (unless tickMaxChanges wait): batches grow when publishing is slow, instead of ticks
+        // queueing up each with its own publish and the lag growing for as long as the load lasts
+        if (this.busy() && (await pendingSinceLastTick(this.pool)) < this.cfg.tickMaxChanges) {
+          await sleep(poll, signal);
+          continue;
         }
         const due = Date.now() - lastTick >= this.cfg.tickIntervalMs;
         const r = await cutTick(this.pool, due ? 1 : this.cfg.tickMaxChanges);

@@ -70,6 +70,14 @@ export async function cutTick(db: Queryable, minChanges: number): Promise<{ tick
   return { tick: row.tick === null ? null : Number(row.tick), pending: Number(row.pending) };
 }
 
+/** How many change ids were drawn since the last tick (an upper bound of the changes waiting). */
+export async function pendingSinceLastTick(db: Queryable): Promise<number> {
+  const r = await db.query<{ n: string }>(
+    `select (case when s.is_called then s.last_value else 0 end) - coalesce((select last_id from ferry.ticks order by tick desc limit 1), 0) as n from ferry.change_id_seq s`,
+  );
+  return Number(r.rows[0].n);
+}
+
 /** Published ticks are kept for a while (for `ferry status` and diagnosis), then deleted. */
 export async function forgetOldTicks(db: Queryable, keep: number): Promise<void> {
   await db.query(

@@ -15,7 +15,7 @@
 --
 -- Each change is stamped with this DC's clock (hlc, DESIGN.md §6). A DELETE (and the old key of a
 -- key change) also leaves a tombstone in ferry.row_versions: the one write capture makes besides
--- the change row, and only for deletes. Counter columns keep this DC's share in ferry.counters.
+-- the change row, and only for deletes; an INSERT looks its key up there (one index probe). Counter columns keep this DC's share in ferry.counters.
 create or replace function ferry.capture_source(p_tbl regclass) returns text
 language plpgsql stable as $$
 declare
@@ -135,6 +135,34 @@ begin
   if current_setting('ferry.origin', true) <> '' then
     return null;
   end if;
+  if TG_OP <> 'TRUNCATE' then
+    -- the row is read through its images: no column name here can break a write
+    if TG_OP <> 'DELETE' then
+      v_new := row_to_json(NEW);
+      v_newkey := %4$s;
+    end if;
+    if TG_OP <> 'INSERT' then
+      v_old := row_to_json(OLD);
+      v_oldkey := %6$s;
+    end if;
+    -- a key or counter column renamed since this function was made (the ticker makes it anew soon):
+    -- the columns are found by their attribute numbers
+    if (TG_OP <> 'DELETE' and v_newkey is null) or (TG_OP <> 'INSERT' and v_oldkey is null)%9$s then
+      select n.keys, n.counters into v_kn, v_cn from ferry.capture_names(TG_RELID) n;
+      if TG_OP <> 'DELETE' then
+        v_newkey := %4$s;
+      end if;
+      if TG_OP <> 'INSERT' then
+        v_oldkey := %6$s;
+      end if;
+    end if;
+    -- a key written here anew (an insert, the new key of a key change) first waits for an applier
+    -- recording a version of that key: then either the applier sees this row before it commits, or
+    -- this change reads the clock after the applier moved it past the applied version (DESIGN.md §6)
+    if TG_OP = 'INSERT' or (TG_OP = 'UPDATE' and v_newkey is distinct from v_oldkey) then
+      perform 1 from ferry.row_versions where tbl = %3$s and key = v_newkey for share;
+    end if;
+  end if;
   -- the version of this change: the clock's floor (moved on by the ticker and the appliers; by
   -- this writer too when it finds it more than 10 ms behind the wall clock)
   v_ms := pg_sequence_last_value('ferry.clock');
@@ -145,27 +173,7 @@ begin
     insert into %1$s (tbl, op, hlc) values (%3$s, 'T', v_ms);
     return null;
   end if;
-  v_id := nextval('ferry.change_id_seq');
-  -- the row is read through its images: no column name here can break a write
-  if TG_OP <> 'DELETE' then
-    v_new := row_to_json(NEW);
-    v_newkey := %4$s;
-  end if;
-  if TG_OP <> 'INSERT' then
-    v_old := row_to_json(OLD);
-    v_oldkey := %6$s;
-  end if;
-  -- a key or counter column renamed since this function was made (the ticker makes it anew soon):
-  -- the columns are found by their attribute numbers
-  if (TG_OP <> 'DELETE' and v_newkey is null) or (TG_OP <> 'INSERT' and v_oldkey is null)%9$s then
-    select n.keys, n.counters into v_kn, v_cn from ferry.capture_names(TG_RELID) n;
-    if TG_OP <> 'DELETE' then
-      v_newkey := %4$s;
-    end if;
-    if TG_OP <> 'INSERT' then
-      v_oldkey := %6$s;
-    end if;
-  end if;%7$s%10$s
+  v_id := nextval('ferry.change_id_seq');%7$s%10$s
   if TG_OP = 'UPDATE' then
     if v_newkey is distinct from v_oldkey then
       insert into %1$s (id, tbl, op, row, old, json_text, hlc, counters) values (v_id, %3$s, 'U', v_new, v_oldkey::jsonb, v_jt, v_ms, %11$s);

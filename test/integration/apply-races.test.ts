@@ -1,0 +1,111 @@
+// Races at one DC between the appliers of two origins, and between an applier and the application
+// (DESIGN.md §6): whoever commits first, the row and its version end where the versions say.
+// Each race is forced step by step on a real database: one transaction is held open while the
+// other is shown waiting on a lock, then the first commits.
+import { Client } from 'pg';
+import { GroupWriter } from '../../src/apply/group-writer';
+import { LocalWriteRace } from '../../src/apply/local-write-race';
+import { TableCatalog } from '../../src/apply/table-info';
+import { migrate } from '../../src/capture/migrate';
+import type { Change } from '../../src/protocol/envelope';
+import { dropDatabase, freshDatabase } from '../support/db';
+import { quietLog, waitFor } from '../support/origin';
+
+/** An applier's destination transaction: tagged with the origin (so capture skips it), as dest-tx.ts does. */
+async function begin(db: Client, origin: string): Promise<void> {
+  await db.query('begin');
+  await db.query(`select set_config('ferry.origin', $1, true)`, [origin]);
+}
+
+const writer = (db: Client, origin: string) =>
+  new GroupWriter(db, { catalog: new TableCatalog(db, origin), origin, self: 'dc-a', policy: { kind: 'lww' }, maxClockSkewMs: 600_000, onClockSkew: 'alert', keepVersions: true, log: quietLog });
+
+let pos = 0;
+function change(op: 'I' | 'D', id: number, ms: number, v?: string): Change {
+  pos++;
+  return { pos, id: pos, xid: String(pos), txEnd: true, table: 'public.items', op, key: `{"id": ${id}}`, row: op === 'D' ? null : JSON.stringify({ id, v }), old: null, at: new Date().toISOString(), ms };
+}
+
+/** Until the backend of `c` waits for a lock. */
+async function waitingOnLock(probe: Client, c: Client): Promise<void> {
+  const pid = (c as unknown as { processID: number }).processID;
+  await waitFor(async () => (await probe.query(`select 1 from pg_stat_activity where pid = $1 and wait_event_type = 'Lock'`, [pid])).rows.length > 0 || undefined, 10_000, 'a lock wait');
+}
+
+describe('apply races at one DC', () => {
+  let url: string;
+  const clients: Client[] = [];
+  let a: Client, b: Client, local: Client, probe: Client;
+  beforeEach(async () => {
+    url = await freshDatabase('a');
+    for (let i = 0; i < 4; i++) {
+      const c = new Client({ connectionString: url });
+      await c.connect();
+      clients.push(c);
+    }
+    [a, b, local, probe] = clients;
+    await migrate(probe, { origin: 'dc-a' });
+    await probe.query(`create table public.items (id int primary key, v text)`);
+    await probe.query(`select ferry.track('public.items')`);
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.end();
+    await dropDatabase(url);
+  });
+
+  const now = async () => Number((await probe.query<{ ms: string }>('select ferry.wall_ms() as ms')).rows[0].ms);
+  const rows = async () => (await probe.query<{ t: string }>(`select t::text from items t order by id`)).rows.map((r) => r.t);
+  const entry = async (id: number) => (await probe.query(`select ms::text, origin, deleted from ferry.row_versions where key = $1`, [`{"id": ${id}}`])).rows;
+
+  it("two appliers find a key free at once (one inserts, one deletes with a later version): the later one goes again and the delete wins", async () => {
+    const t0 = await now();
+    await begin(a, 'dc-b');
+    await writer(a, 'dc-b').write([change('I', 1, t0, 'from b')]);
+    await begin(b, 'dc-c');
+    const del = writer(b, 'dc-c').write([change('D', 1, t0 + 1000)]);
+    const outcome = del.then(() => 'applied', (e: unknown) => e);
+    await waitingOnLock(probe, b);
+    await a.query('commit');
+    expect(await outcome).toBeInstanceOf(LocalWriteRace);
+    await b.query('rollback');
+    // the group again, over what the other applier left
+    await begin(b, 'dc-c');
+    await writer(b, 'dc-c').write([change('D', 1, t0 + 1000)]);
+    await b.query('commit');
+    expect(await rows()).toEqual([]);
+    expect(await entry(1)).toEqual([{ ms: String(t0 + 1000), origin: 'dc-c', deleted: true }]);
+  });
+
+  it('an application insert in flight while an applier deletes the absent key with a later version: the applier sees the row and deletes it', async () => {
+    await probe.query(`insert into items values (2, 'old'); delete from items where id = 2`); // a tombstone
+    const d = (await now()) + 30_000;
+    await local.query('begin');
+    await local.query(`insert into items values (2, 'local')`);
+    await begin(b, 'dc-c');
+    const del = writer(b, 'dc-c').write([change('D', 2, d)]);
+    const outcome = del.then(() => 'applied', (e: unknown) => e);
+    await waitingOnLock(probe, b);
+    await local.query('commit');
+    expect(await outcome).toBeInstanceOf(LocalWriteRace);
+    await b.query('rollback');
+    await begin(b, 'dc-c');
+    await writer(b, 'dc-c').write([change('D', 2, d)]);
+    await b.query('commit');
+    expect(await rows()).toEqual([]);
+  });
+
+  it('an application insert that comes while an applier records a later delete of the key: the insert is stamped after the delete, so it wins everywhere', async () => {
+    await probe.query(`insert into items values (3, 'old'); delete from items where id = 3`);
+    const d = (await now()) + 30_000;
+    await begin(b, 'dc-c');
+    await writer(b, 'dc-c').write([change('D', 3, d)]);
+    const ins = local.query(`insert into items values (3, 'local')`);
+    await waitingOnLock(probe, local);
+    await b.query('commit');
+    await ins;
+    const hlc = (await probe.query<{ hlc: string }>(`select hlc::text from ferry.changes where op = 'I' and row->>'v' = 'local'`)).rows;
+    expect(hlc).toHaveLength(1);
+    expect(Number(hlc[0].hlc)).toBeGreaterThan(d);
+    expect(await rows()).toEqual(['(3,local)']);
+  });
+});
