@@ -62,9 +62,10 @@ export class ApplySession {
 
   async run(signal: AbortSignal): Promise<SessionEnd> {
     const st = await readApplied(this.pool, this.origin);
-    this.ledger = new IntakeLedger(this.origin, { applied: st.pos, offset: st.offset, seen: st.seenPos }, this.cfg.apply.bufferChanges);
+    this.ledger = new IntakeLedger(this.origin, { applied: st.pos, offset: st.offset, seen: st.seenPos }, this.cfg.apply.bufferChanges, this.sub.blocksWhileUnacked);
     const client = await this.pool.connect();
-    this.tx = new DestinationTransaction(client, this.origin);
+    // a source transaction larger than this is written as it streams in, not held whole
+    this.tx = new DestinationTransaction(client, this.origin, Math.max(4 * this.cfg.apply.groupChanges, 20_000));
     let lost: Error | undefined;
     const onStop = () => {
       this.stopping = true;
@@ -156,7 +157,8 @@ export class ApplySession {
         return;
       } catch (e) {
         const failed = await this.tx.rollback();
-        this.ledger.putBack(failed);
+        if (failed.changes) this.ledger.putBack(failed.changes);
+        else await this.readAgain();
         const step = afterFailure(e, failed, isolateTo, attempt);
         if (step.kind === 'fenced') return this.fail(e as Error, 'fenced');
         if (step.kind === 'retry') {
@@ -168,7 +170,7 @@ export class ApplySession {
         }
         if (step.kind === 'isolate') {
           isolateTo = step.to;
-          this.log.warn({ from: failed[0].pos, to: isolateTo, err: (e as Error).message }, 'applying a group failed; applying it change by change to find the change at fault');
+          this.log.warn({ from: failed.lastPos - failed.count + 1, to: isolateTo, err: (e as Error).message }, 'applying a group failed; applying it change by change to find the change at fault');
           continue;
         }
         // a schema here that does not take the change yet stops the stream until it does
@@ -224,12 +226,12 @@ export class ApplySession {
 
   private async commit(last: Change): Promise<void> {
     const rel = this.ledger.releasable(last.pos);
-    const done = await this.tx.commit(async (db) => {
+    const n = await this.tx.commit(async (db) => {
       await this.leader.fence(db);
       await recordApplied(db, this.origin, { pos: last.pos, tick: rel.tick, offset: rel.offset, sourceAt: last.at, seenPos: this.ledger.seen, peerSeen: rel.seen, aheadMs: this.aheadMs, snap: rel.snap });
       await removeFromInbox(db, this.origin, last.pos);
     });
-    appliedChanges.inc({ origin: this.origin }, done.length);
+    appliedChanges.inc({ origin: this.origin }, n);
     const released = this.ledger.applyCommitted(last.pos);
     if (released.ack.length) await this.ack(released.ack);
   }
@@ -260,6 +262,17 @@ export class ApplySession {
       this.log.warn({ err }, 'the transport did not take the acknowledgement; re-reading from the applied position');
       if (this.sub.blocksWhileUnacked) await this.reread();
     }
+  }
+
+  /**
+   * After the rollback of a transaction too large to hold (its changes were let go as they were
+   * written): reads again from the applied position and waits, up to apply.gapTimeoutMs, until the
+   * transport has brought the first changes back, so the retry (or isolation) goes on from there.
+   */
+  private async readAgain(): Promise<void> {
+    await this.reread();
+    const until = Date.now() + this.cfg.apply.gapTimeoutMs;
+    while (!this.failure && !this.stopping && this.ledger.size === 0 && Date.now() < until) await sleep(20);
   }
 
   /** Drops everything received and reads again from the last applied position. */

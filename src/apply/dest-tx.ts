@@ -28,10 +28,25 @@ const TRANSITIONS: Record<TxState, readonly TxState[]> = {
 /** Writes changes, in order, inside the open transaction. */
 export type ChangeWriter = (db: PoolClient, changes: Change[]) => Promise<void>;
 
+/** What a rollback gives back: the changes to apply again, or null when there were too many to keep. */
+export interface RolledBack {
+  /** null: the transaction outgrew keepLimit; read the changes again from the applied position. */
+  changes: Change[] | null;
+  count: number;
+  lastPos: number;
+}
+
 export class DestinationTransaction {
   private current: TxState = 'idle';
-  /** Every change taken into this transaction: what a rollback gives back. */
+  /**
+   * Every change taken into this transaction (what a rollback gives back) while there are at most
+   * keepLimit: a huge source transaction is written as it streams in and not held whole (a
+   * rollback then says to read it again).
+   */
   private changes: Change[] = [];
+  private whole = true;
+  private count = 0;
+  private lastPos = 0;
   /** Taken but not yet written (the bulk path writes many source transactions at once). */
   private pending: Change[] = [];
   /** The changes of the statement (or commit) in flight: what an error is about. */
@@ -40,6 +55,7 @@ export class DestinationTransaction {
   constructor(
     private readonly db: PoolClient,
     private readonly origin: string,
+    private readonly keepLimit = Number.POSITIVE_INFINITY,
   ) {}
 
   get state(): TxState {
@@ -52,16 +68,15 @@ export class DestinationTransaction {
   get isolating(): boolean {
     return this.current === 'isolating';
   }
-  /** Changes written since begin. */
+  /** Changes taken since begin. */
   get size(): number {
-    return this.changes.length;
+    return this.count;
   }
 
   async begin(isolate: boolean): Promise<void> {
     this.expect('begin', ['idle']);
     await this.db.query('begin');
-    this.changes = [];
-    this.pending = [];
+    this.reset();
     this.to(isolate ? 'isolating' : 'open');
     // the destination's own capture triggers see this and do not send the rows back
     await this.db.query(`select set_config('ferry.origin', $1, true)`, [this.origin]);
@@ -71,8 +86,15 @@ export class DestinationTransaction {
   add(changes: Change[]): void {
     this.expect('add', ['open', 'isolating']);
     for (const c of changes) {
-      this.changes.push(c);
       this.pending.push(c);
+      this.count++;
+      this.lastPos = c.pos;
+      if (!this.whole) continue;
+      if (this.changes.length < this.keepLimit) this.changes.push(c);
+      else {
+        this.whole = false;
+        this.changes = [];
+      }
     }
   }
 
@@ -97,35 +119,33 @@ export class DestinationTransaction {
     await this.flush(writer);
   }
 
-  /** Runs the bookkeeping of the commit (position, inbox) in the transaction, then commits. */
-  async commit(record: (db: PoolClient) => Promise<void>): Promise<Change[]> {
+  /** Runs the bookkeeping of the commit (position, inbox) in the transaction, then commits; returns how many changes it held. */
+  async commit(record: (db: PoolClient) => Promise<void>): Promise<number> {
     this.expect('commit', ['open', 'isolating']);
     if (this.pending.length) throw new Error(`DestinationTransaction.commit() with ${this.pending.length} change(s) not written: flush first`);
     this.to('committing');
     this.inFlight = this.changes;
     await record(this.db);
     await this.db.query('commit');
-    const done = this.changes;
-    this.changes = [];
-    this.inFlight = [];
+    const done = this.count;
+    this.reset();
     this.to('idle');
     return done;
   }
 
-  /** Rolls back whatever is open; returns the changes it had written, to be applied again. */
-  async rollback(): Promise<Change[]> {
-    if (this.current === 'idle' || this.current === 'failed') return [];
+  /** Rolls back whatever is open; gives back the changes it had taken, to be applied again. */
+  async rollback(): Promise<RolledBack> {
+    if (this.current === 'idle' || this.current === 'failed') return { changes: [], count: 0, lastPos: 0 };
     this.expect('rollback', ['open', 'isolating', 'committing']);
     await this.db.query('rollback').catch(() => undefined);
-    const back = this.changes;
-    this.changes = [];
-    this.pending = [];
+    const back: RolledBack = { changes: this.whole ? this.changes : null, count: this.count, lastPos: this.lastPos };
+    this.reset();
     this.to('idle');
     return back;
   }
 
   /** Final: the stream stops (or the session ends); rolls back first. */
-  async fail(): Promise<Change[]> {
+  async fail(): Promise<RolledBack> {
     const back = await this.rollback();
     this.to('failed');
     return back;
@@ -145,6 +165,15 @@ export class DestinationTransaction {
   /** The changes of the failed statement or commit. */
   get failedChanges(): Change[] {
     return this.inFlight;
+  }
+
+  private reset(): void {
+    this.changes = [];
+    this.pending = [];
+    this.inFlight = [];
+    this.whole = true;
+    this.count = 0;
+    this.lastPos = 0;
   }
 
   private expect(method: string, allowed: TxState[]): void {
@@ -168,13 +197,13 @@ export type AfterFailure = { kind: 'fenced' } | { kind: 'retry' } | { kind: 'iso
  * not yet isolated (apply again change by change up to its last position, committing every source
  * transaction before the change at fault), or a change that cannot be applied (stop the stream).
  */
-export function afterFailure(e: unknown, failed: Change[], isolateTo: number, attempt = 1): AfterFailure {
+export function afterFailure(e: unknown, failed: { count: number; lastPos: number }, isolateTo: number, attempt = 1): AfterFailure {
   if (e instanceof FencedError) return { kind: 'fenced' };
   // the same race again and again (a trigger of this DC rewriting the rows, say): go one by one,
   // and if even that keeps failing, it is no race: stop and say so
-  if (e instanceof LocalWriteRace && attempt > 3 && !isolateTo && failed.length > 1) return { kind: 'isolate', to: failed[failed.length - 1].pos };
+  if (e instanceof LocalWriteRace && attempt > 3 && !isolateTo && failed.count > 1) return { kind: 'isolate', to: failed.lastPos };
   if (e instanceof LocalWriteRace && attempt > 20) return { kind: 'stop' };
   if (isRetriable(e)) return { kind: 'retry' };
-  if (!isolateTo && failed.length > 1) return { kind: 'isolate', to: failed[failed.length - 1].pos };
+  if (!isolateTo && failed.count > 1) return { kind: 'isolate', to: failed.lastPos };
   return { kind: 'stop' };
 }

@@ -58,6 +58,11 @@ export class IntakeLedger {
     private readonly origin: string,
     start: { applied: number; offset: string | null; seen: number },
     private readonly bufferLimit: number,
+    /**
+     * Keep each held delivery's body (only a transport whose waiting frames may go to ferry.inbox
+     * needs them, see spill()); otherwise a delivery is held by its offset alone once decoded.
+     */
+    private readonly keepBodies = true,
   ) {
     this.appliedPos = start.applied;
     this.offset = start.offset;
@@ -89,7 +94,8 @@ export class IntakeLedger {
     const frame = this.decode(d.body);
     const maxPos = this.absorb(frame);
     this.seenPos = Math.max(this.seenPos, maxPos);
-    this.held.push({ delivery: d, maxPos, tick: frame.tick, seen: frame.v === 1 ? undefined : frame.seen, snap: frame.snap, end: frame.end });
+    const delivery = this.keepBodies ? d : { ...d, body: '' };
+    this.held.push({ delivery, maxPos, tick: frame.tick, seen: frame.v === 1 ? undefined : frame.seen, snap: frame.snap, end: frame.end });
   }
 
   /** A frame kept in the inbox by an earlier session: its delivery was acknowledged long ago. */

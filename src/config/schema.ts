@@ -11,6 +11,8 @@ const kafka = z.object({
   clientId: z.string().default('ferry'),
   /** Kafka's default message.max.bytes is about 1 MB; frames stay under this. */
   maxFrameBytes: z.number().int().min(1024).default(512_000),
+  /** A batch larger than this (one huge source transaction) is published in several Kafka transactions. */
+  maxTransactionBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
 });
 
 const sqs = z.object({

@@ -47,7 +47,7 @@ export async function ensureTopic(kafka: Kafka, topic: string): Promise<void> {
 }
 
 /**
- * Publishes an origin's batches to its topic in one Kafka transaction each. The transactional id is
+ * Publishes an origin's batches to its topic in one Kafka transaction each (several for a huge one). The transactional id is
  * per origin: when a new forwarder starts, Kafka bumps the producer epoch and an older (zombie)
  * producer of the same origin can no longer commit.
  */
@@ -68,9 +68,8 @@ export class KafkaPublisher implements Publisher {
       idempotent: true,
       maxInFlightRequests: 1,
       transactionalId: kafkaTransactionalId(this.cfg.topicPrefix, this.origin),
-      // one batch is one Kafka transaction, and a source transaction is never split across
-      // batches: a bulk write of millions of rows must fit. 15 min is the broker's default
-      // transaction.max.timeout.ms.
+      // a batch is one Kafka transaction up to maxTransactionBytes, then several (see publish); 15 min is
+      // the broker's default transaction.max.timeout.ms
       transactionTimeout: 900_000,
       // an idempotent producer must not give up on its own (kafkajs's rule for exactly-once);
       // a batch that cannot be sent simply waits, it is never skipped
@@ -82,12 +81,24 @@ export class KafkaPublisher implements Publisher {
 
   async publish(tick: number, groups: AsyncIterable<EncodedFrame[]>): Promise<void> {
     if (!this.producer) throw new Error('KafkaPublisher.start() was not called');
-    const tx = await this.producer.transaction();
+    let tx = await this.producer.transaction();
+    let inTx = 0;
     try {
       for await (const frames of groups) {
         // kafkajs puts one send() into one record batch, and the broker limits a batch like a
         // message (message.max.bytes): so one send() carries at most maxFrameBytes of frames
         for (const part of bySize(frames, this.cfg.maxFrameBytes)) {
+          // a batch larger than maxTransactionBytes (one source transaction of millions of rows)
+          // goes out in several Kafka transactions, so none nears the broker's transaction
+          // timeout: safe, because the positions were stamped before publishing (a forwarder that
+          // dies between the parts publishes the whole batch again and appliers drop what they
+          // have), and an applier applies a source transaction only once all of it is in
+          if (inTx >= this.cfg.maxTransactionBytes) {
+            await tx.commit();
+            tx = await this.producer.transaction();
+            inTx = 0;
+          }
+          inTx += part.reduce((n, f) => n + f.body.length, 0);
           await tx.send({
             topic: this.topic,
             acks: -1,

@@ -33,6 +33,25 @@ describe('large changes and sustained load', () => {
     }
   });
 
+  it('a batch larger than kafka.maxTransactionBytes goes out in several Kafka transactions, every change once, in order', async () => {
+    const base = testConfig(url, 'kafka');
+    const cfg = { ...base, transport: { ...base.transport, maxFrameBytes: 50_000, maxTransactionBytes: 200_000 } } as typeof base;
+    await sql(url, `insert into events select g, repeat('y', 200) from generate_series(1, 3000) g`);
+    const fwd = startForwarder(cfg);
+    try {
+      const got = await readBack(cfg, (r) => byPos(r.changes).size >= 3000);
+      const m = byPos(got.changes);
+      expect(expectDense(m)).toHaveLength(3000);
+      expect(m.get(3000)!.row).toEqual({ id: 3000, payload: 'y'.repeat(200) });
+      // each committed Kafka transaction leaves a marker, one offset no message has
+      const o = got.offsets!;
+      const markers = o.slice(1).filter((x, i) => x !== o[i] + 1).length;
+      expect(markers).toBeGreaterThanOrEqual(3); // ~750 KB of frames, 50 KB each, in transactions of ~200 KB
+    } finally {
+      await fwd.stop();
+    }
+  });
+
   it('the change table stays bounded during a run of 100k changes, and all of them are published', async () => {
     const cfg = testConfig(url, 'kafka', { forward: { rotateIntervalMs: 500, rotateMaxChanges: 10_000 } });
     const fwd = startForwarder(cfg);

@@ -80,6 +80,8 @@ export type ReadChange = Omit<Change, 'key' | 'row' | 'old'> & { key: RowImage |
 export interface Received {
   frames: Frame[];
   changes: ReadChange[]; // in arrival order, duplicates kept, chunks reassembled
+  /** Kafka: the offset of each message read (a committed transaction's marker takes one too). */
+  offsets?: number[];
 }
 
 /** Exactly, digit for digit; a json column holding repeated keys (which an exact parser refuses) plainly. */
@@ -121,6 +123,7 @@ export async function readKafka(cfg: FerryConfig, until: (r: Received) => boolea
       const timer = setTimeout(() => reject(new Error(`timed out: ${out.changes.length} changes read`)), timeoutMs);
       void consumer.run({
         eachMessage: async ({ message }) => {
+          (out.offsets ??= []).push(Number(message.offset));
           absorb(out, message.value!.toString(), re);
           if (until(out)) {
             clearTimeout(timer);

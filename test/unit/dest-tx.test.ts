@@ -34,7 +34,7 @@ describe('DestinationTransaction', () => {
       await d.query('update ferry.applied …');
     });
     expect(seenState).toBe('committing');
-    expect(done.map((x) => x.pos)).toEqual([1, 2]);
+    expect(done).toBe(2);
     expect(tx.state).toBe('idle');
     expect(sent[0]).toBe('begin');
     expect(sent[1]).toMatch(/set_config\('ferry.origin'/);
@@ -50,10 +50,25 @@ describe('DestinationTransaction', () => {
     await expect(tx.commit(async () => undefined)).rejects.toThrow(/boom/);
     expect(tx.state).toBe('committing');
     const back = await tx.rollback();
-    expect(back.map((x) => x.pos)).toEqual([1, 2]);
+    expect(back.changes!.map((x) => x.pos)).toEqual([1, 2]);
+    expect(back).toMatchObject({ count: 2, lastPos: 2 });
     expect(tx.state).toBe('idle');
     expect(sent[sent.length - 1]).toBe('rollback');
-    expect(await tx.rollback()).toEqual([]);
+    expect((await tx.rollback()).changes).toEqual([]);
+  });
+
+  it('a transaction larger than keepLimit is not held whole: its rollback says to read it again', async () => {
+    const { db } = fakeDb();
+    const tx = new DestinationTransaction(db, 'dc-a', 3);
+    await tx.begin(false);
+    await tx.write([c(1, false), c(2, false)], writeOk);
+    await tx.write([c(3, false), c(4, false), c(5)], writeOk);
+    expect(tx.size).toBe(5);
+    expect(await tx.rollback()).toEqual({ changes: null, count: 5, lastPos: 5 });
+    // and the next transaction is held again
+    await tx.begin(false);
+    await tx.write([c(6)], writeOk);
+    expect((await tx.rollback()).changes!.map((x) => x.pos)).toEqual([6]);
   });
 
   it('isolating: a transaction opened to find the change at fault', async () => {
@@ -94,7 +109,7 @@ describe('DestinationTransaction', () => {
 });
 
 describe('afterFailure', () => {
-  const group = [c(1, false), c(2), c(3)];
+  const group = { count: 3, lastPos: 3 };
   it('another leader: end the session', () => expect(afterFailure(new FencedError('x'), group, 0)).toEqual({ kind: 'fenced' }));
   it('a retriable error: try again', () => {
     expect(afterFailure(Object.assign(new Error('x'), { code: '40P01' }), group, 0)).toEqual({ kind: 'retry' });
@@ -102,7 +117,7 @@ describe('afterFailure', () => {
   });
   it('a failed group: isolate up to its last position', () => expect(afterFailure(new Error('23505'), group, 0)).toEqual({ kind: 'isolate', to: 3 }));
   it('a single change, or a failure while isolating: stop the stream', () => {
-    expect(afterFailure(new Error('x'), [c(1)], 0)).toEqual({ kind: 'stop' });
+    expect(afterFailure(new Error('x'), { count: 1, lastPos: 1 }, 0)).toEqual({ kind: 'stop' });
     expect(afterFailure(new Error('x'), group, 3)).toEqual({ kind: 'stop' });
   });
 });

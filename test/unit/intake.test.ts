@@ -189,6 +189,16 @@ describe('IntakeLedger', () => {
     expect(l.nextPos).toBe(5);
   });
 
+  it('without keepBodies a held delivery keeps its offset, not its body (a huge transaction is not held twice)', () => {
+    const l = new IntakeLedger(ORIGIN, { applied: 0, offset: null, seen: 0 }, 1000, false);
+    const [d] = deliveries([change(1)]);
+    l.receive(d);
+    expect(positions(l.take(10))).toEqual([1]);
+    const r = l.applyCommitted(1);
+    expect(r.ack).toEqual([{ body: '', origin: ORIGIN, offset: d.offset }]);
+    expect(r.offset).toBe(d.offset);
+  });
+
   it('frames of another origin are refused', () => {
     const l = ledger();
     const [d] = encodeFrames({ origin: 'dc-x', epoch: 1, tick: 1, at: AT }, [change(1)], 100_000).map((f) => ({ body: f.body, origin: ORIGIN }));
