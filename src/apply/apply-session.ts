@@ -156,6 +156,8 @@ export class ApplySession {
         await this.applyReady(isolateTo);
         return;
       } catch (e) {
+        // named while the transaction still knows the changes in flight (a rollback forgets them)
+        const why = this.tx.explain(e as Error);
         const failed = await this.tx.rollback();
         if (failed.changes) this.ledger.putBack(failed.changes);
         else await this.readAgain();
@@ -176,11 +178,11 @@ export class ApplySession {
         // a schema here that does not take the change yet stops the stream until it does
         if (e instanceof SchemaMismatch) return this.fail(e, 'error', 'schema');
         if (isSchemaRefusal(e)) {
-          const x = this.tx.explain(e as Error);
+          const x = why;
           const hint = ` — this DC's table refused the value: if its schema differs from ${this.origin}'s (application DDL done in one DC first), make it match (docs/operations.md); the stream tries again by itself every few seconds`;
           return this.fail(new SchemaMismatch(x.message.replace(/ \(origin [^)]*\)$/, '') + hint, x.where), 'error', 'schema');
         }
-        return this.fail(this.tx.explain(e as Error));
+        return this.fail(why);
       }
     }
   }
