@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { FerryConfig } from '../config/schema';
-import { StreamError } from '../common/errors';
+import { isSchemaRefusal, SchemaMismatch, StreamError } from '../common/errors';
 import type { Leadership } from '../common/leadership';
 import type { Logger } from '../common/logger';
 import { appliedChanges, applyErrors } from '../common/metrics';
@@ -9,14 +9,17 @@ import { sleep } from '../common/sleep';
 import { Change, changeAsJson } from '../protocol/envelope';
 import { readApplied, recordApplied, recordPeerSeen, stopStream } from '../tables/applied';
 import { inboxAbove, keepInInbox, removeFromInbox } from '../tables/inbox';
+import { copiedOf } from '../tables/bootstrap';
 import { pendingSkips, recordSkipped } from '../tables/skips';
 import type { Delivery, Subscriber } from '../transport/types';
+import { CopiedChanges } from './copied';
 import { afterFailure, DestinationTransaction } from './dest-tx';
 import { GapWatch, gapMessage } from './gap-watch';
 import { IntakeLedger } from './intake';
 import { GroupWriter } from './group-writer';
 import { groupContext } from './policy';
 import { TableCatalog } from './table-info';
+import { underNamesHere } from './renames';
 
 export type SessionEnd = 'stopped' | 'fenced' | 'error';
 
@@ -35,6 +38,8 @@ export class ApplySession {
   private tx!: DestinationTransaction;
   private catalog!: TableCatalog;
   private skips = new Set<number>();
+  /** Changes a bootstrap copy of this DC already holds (dropped), while there can be any. */
+  private copied?: CopiedChanges;
   private failure?: { error: Error; end: SessionEnd };
   private end!: () => void;
   private readonly ended = new Promise<void>((r) => (this.end = r));
@@ -77,6 +82,8 @@ export class ApplySession {
     try {
       this.catalog = new TableCatalog(client, this.origin);
       this.skips = await pendingSkips(client, this.origin);
+      const c = await copiedOf(client, this.origin);
+      if (c && c.until > this.ledger.applied) this.copied = new CopiedChanges(this.origin, c.source, c.until, c.tables);
       await this.loadInbox();
       this.gaps.start(() => void this.serial(() => this.checkGap()).catch((err) => this.log.warn({ err }, 'gap check failed')));
       await this.sub.start((batch) => this.handle(batch), st.offset ?? undefined);
@@ -149,6 +156,8 @@ export class ApplySession {
         await this.applyReady(isolateTo);
         return;
       } catch (e) {
+        // named while the transaction still knows the changes in flight (a rollback forgets them)
+        const why = this.tx.explain(e as Error);
         const failed = await this.tx.rollback();
         if (failed.changes) this.ledger.putBack(failed.changes);
         else await this.readAgain();
@@ -166,7 +175,14 @@ export class ApplySession {
           this.log.warn({ from: failed.lastPos - failed.count + 1, to: isolateTo, err: (e as Error).message }, 'applying a group failed; applying it change by change to find the change at fault');
           continue;
         }
-        return this.fail(this.tx.explain(e as Error));
+        // a schema here that does not take the change yet stops the stream until it does
+        if (e instanceof SchemaMismatch) return this.fail(e, 'error', 'schema');
+        if (isSchemaRefusal(e)) {
+          const x = why;
+          const hint = ` — this DC's table refused the value: if its schema differs from ${this.origin}'s (application DDL done in one DC first), make it match (docs/operations.md); the stream tries again by itself every few seconds`;
+          return this.fail(new SchemaMismatch(x.message.replace(/ \(origin [^)]*\)$/, '') + hint, x.where), 'error', 'schema');
+        }
+        return this.fail(why);
       }
     }
   }
@@ -198,7 +214,12 @@ export class ApplySession {
       await recordSkipped(db, this.origin, c.pos, changeAsJson(c));
       this.log.warn({ pos: c.pos }, 'skipped a change as an operator asked (recorded in ferry.skips)');
     }
-    const todo = skipped.length ? changes.filter((c) => !this.skips.has(c.pos)) : changes;
+    let todo = skipped.length ? changes.filter((c) => !this.skips.has(c.pos)) : changes;
+    if (this.copied) {
+      if (this.copied.done(this.ledger.applied)) this.copied = undefined;
+      else todo = todo.filter((c) => !this.copied!.holds(c));
+    }
+    todo = await underNamesHere(this.catalog, todo);
     const w = new GroupWriter(db, groupContext(this.cfg, this.catalog, this.origin, this.log));
     if (inOrder) for (const c of todo) await w.write([c]);
     else await w.write(todo);
@@ -209,7 +230,7 @@ export class ApplySession {
     const rel = this.ledger.releasable(last.pos);
     const n = await this.tx.commit(async (db) => {
       await this.leader.fence(db);
-      await recordApplied(db, this.origin, { pos: last.pos, tick: rel.tick, offset: rel.offset, sourceAt: last.at, seenPos: this.ledger.seen, peerSeen: rel.seen, aheadMs: this.aheadMs });
+      await recordApplied(db, this.origin, { pos: last.pos, tick: rel.tick, offset: rel.offset, sourceAt: last.at, seenPos: this.ledger.seen, peerSeen: rel.seen, aheadMs: this.aheadMs, snap: rel.snap });
       await removeFromInbox(db, this.origin, last.pos);
     });
     appliedChanges.inc({ origin: this.origin }, n);
@@ -270,7 +291,7 @@ export class ApplySession {
     // duplicates of applied messages (a re-publish) are let go at once
     if (!this.tx.isOpen) {
       const dups = this.ledger.takeDuplicates();
-      if (dups.seen) await recordPeerSeen(this.pool, this.origin, dups.seen);
+      if (dups.seen || dups.snap) await recordPeerSeen(this.pool, this.origin, dups.seen ?? {}, dups.snap);
       if (dups.ack.length) await this.ack(dups.ack);
     }
     const why = this.ledger.waiting(this.tx.isOpen);
@@ -286,15 +307,16 @@ export class ApplySession {
     await this.reread();
   }
 
-  private async fail(e: Error, end: SessionEnd = 'error'): Promise<void> {
+  private async fail(e: Error, end: SessionEnd = 'error', kind: 'error' | 'schema' = 'error'): Promise<void> {
     if (this.failure) return;
     this.failure = { error: e, end };
     await this.tx.fail();
     if (end === 'error') {
-      this.log.error(e.message + ' — the stream of this origin is stopped; fix the cause and run `ferry resume`, or `ferry skip` the change');
-      applyErrors.inc({ origin: this.origin, kind: 'stopped' });
+      if (kind === 'schema') this.log.error(e.message + ' — the stream of this origin is stopped until then');
+      else this.log.error(e.message + ' — the stream of this origin is stopped; fix the cause and run `ferry resume`, or `ferry skip` the change');
+      applyErrors.inc({ origin: this.origin, kind: kind === 'schema' ? 'schema' : 'stopped' });
       const pos = e instanceof StreamError && e.where.pos !== undefined ? e.where.pos : this.ledger.nextPos;
-      await stopStream(this.pool, this.origin, e.message, pos, 'error').catch((err) => this.log.error({ err }, 'could not record the error'));
+      await stopStream(this.pool, this.origin, e.message, pos, kind).catch((err) => this.log.error({ err }, 'could not record the error'));
     }
     this.end();
   }

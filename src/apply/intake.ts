@@ -12,6 +12,15 @@ interface Held {
   tick: number;
   /** The origin's vector when it cut the batch (v2 frames). */
   seen?: Record<string, number>;
+  /** The tick's snapshot, true here once `end` (the batch's last position) is applied. */
+  snap?: string;
+  end?: number;
+}
+
+/** A snapshot of the origin whose every transaction is applied here, and its tick. */
+export interface AppliedSnapshot {
+  snap: string;
+  tick: number;
 }
 
 /** What a commit lets go of: the deliveries now wholly applied, and the transport position to store. */
@@ -23,6 +32,8 @@ export interface Released {
   tick: number | null;
   /** The origin's vector as of the last delivery let go, when any was. */
   seen: Record<string, number> | null;
+  /** The newest tick snapshot whose whole batch is let go: its transactions are all applied. */
+  snap: AppliedSnapshot | null;
 }
 
 /** Why nothing can be applied although something was received. */
@@ -84,7 +95,7 @@ export class IntakeLedger {
     const maxPos = this.absorb(frame);
     this.seenPos = Math.max(this.seenPos, maxPos);
     const delivery = this.keepBodies ? d : { ...d, body: '' };
-    this.held.push({ delivery, maxPos, tick: frame.tick, seen: frame.v === 1 ? undefined : frame.seen });
+    this.held.push({ delivery, maxPos, tick: frame.tick, seen: frame.v === 1 ? undefined : frame.seen, snap: frame.snap, end: frame.end });
   }
 
   /** A frame kept in the inbox by an earlier session: its delivery was acknowledged long ago. */
@@ -115,6 +126,7 @@ export class IntakeLedger {
       offset: last?.delivery.offset !== undefined ? last.delivery.offset : this.offset,
       tick: last ? last.tick : null,
       seen,
+      snap: completeSnapshot(this.held.slice(0, n)),
     };
   }
 
@@ -132,13 +144,13 @@ export class IntakeLedger {
    * Deliveries that only repeat what is applied (a re-publish), or heartbeats at or below it: they
    * can be let go at once, with the newest vector among them.
    */
-  takeDuplicates(): { ack: Delivery[]; seen: Record<string, number> | null } {
+  takeDuplicates(): { ack: Delivery[]; seen: Record<string, number> | null; snap: AppliedSnapshot | null } {
     let n = 0;
     while (n < this.held.length && this.held[n].maxPos <= this.appliedPos) n++;
     const done = this.held.splice(0, n);
     let seen: Record<string, number> | null = null;
     for (let i = done.length - 1; i >= 0 && !seen; i--) seen = done[i].seen ?? null;
-    return { ack: done.map((h) => h.delivery), seen };
+    return { ack: done.map((h) => h.delivery), seen, snap: completeSnapshot(done) };
   }
 
   /**
@@ -199,4 +211,17 @@ export class IntakeLedger {
     this.buffer.add(frame.changes, frame.tick);
     return frame.changes[frame.changes.length - 1].pos;
   }
+}
+
+/**
+ * The newest tick snapshot among deliveries wholly applied whose batch they complete (the frame's
+ * last position is its batch's last): a frame's own tick's snapshot is only true once all of its
+ * batch is applied, and the frames before the last one cannot say it.
+ */
+function completeSnapshot(done: Held[]): AppliedSnapshot | null {
+  for (let i = done.length - 1; i >= 0; i--) {
+    const h = done[i];
+    if (h.snap !== undefined && h.end !== undefined && h.maxPos >= h.end) return { snap: h.snap, tick: h.tick };
+  }
+  return null;
 }

@@ -1,4 +1,4 @@
-import { StreamError } from '../common/errors';
+import { SchemaMismatch } from '../common/errors';
 import type { Change } from '../protocol/envelope';
 import { memberNames, replaceMembers } from '../protocol/json-scan';
 import { quoteIdent } from '../common/db';
@@ -14,10 +14,15 @@ import type { TableInfo } from './table-info';
 export function keyColumns(t: TableInfo, origin: string, c: Change): string[] {
   const cols = memberNames(c.key!);
   const missing = cols.filter((k) => !t.columns.has(k));
-  if (missing.length) throw new StreamError(`schema mismatch: key column(s) ${missing.join(', ')} of ${t.wireName} are not at this DC`, { origin, pos: c.pos });
+  if (missing.length) {
+    throw new SchemaMismatch(
+      `schema mismatch: key column(s) ${missing.join(', ')} of ${t.wireName} are not at this DC: make the same change to the table here as at ${origin} (docs/operations.md); the stream continues by itself once it matches`,
+      { origin, pos: c.pos },
+    );
+  }
   const same = (u: string[]) => u.length === cols.length && u.every((x) => cols.includes(x));
   if (!t.uniqueKeys.some((u) => same(u.cols))) {
-    throw new StreamError(`${t.wireName} has no primary key or unique index on (${cols.join(', ')}) at this DC; Ferry needs one to apply changes idempotently`, { origin, pos: c.pos });
+    throw new SchemaMismatch(`${t.wireName} has no primary key or unique index on (${cols.join(', ')}) at this DC; Ferry needs one to apply changes idempotently: add it (the stream continues by itself)`, { origin, pos: c.pos });
   }
   return cols;
 }
@@ -32,7 +37,10 @@ export function writableColumns(t: TableInfo, origin: string, c: Change): string
   const cols = memberNames(c.row!);
   const unknown = cols.filter((k) => !t.columns.has(k));
   if (unknown.length) {
-    throw new StreamError(`schema mismatch: column(s) ${unknown.join(', ')} of ${t.wireName} are not at this DC (add them, then \`ferry resume --origin ${origin}\`)`, { origin, pos: c.pos });
+    throw new SchemaMismatch(
+      `schema mismatch: column(s) ${unknown.join(', ')} of ${t.wireName} are not at this DC: add them here (or do the rename done at ${origin}; docs/operations.md); the stream continues by itself once they are here`,
+      { origin, pos: c.pos },
+    );
   }
   return cols.filter((k) => !t.generated.has(k));
 }

@@ -1,6 +1,6 @@
 import type { Queryable } from '../common/db';
 import { quoteIdent } from '../common/db';
-import { StreamError } from '../common/errors';
+import { SchemaMismatch, StreamError } from '../common/errors';
 
 export interface TableInfo {
   wireName: string;
@@ -22,6 +22,10 @@ export interface TableInfo {
   counters: string[];
   /** A partitioned table: TRUNCATE reaches its partitions (ONLY is refused for it). */
   partitioned: boolean;
+  /** Names columns here had before a rename (old → now): changes made before the rename use them. */
+  renamed: Map<string, string>;
+  /** Names of columns dropped here: changes made where they still exist carry them, and they are left out. */
+  dropped: Set<string>;
 }
 
 /** A partition of a tracked table at this DC, named by a TRUNCATE of that partition alone. */
@@ -62,7 +66,7 @@ export class TableCatalog {
       [wireName],
     );
     if (!r.rows.length) {
-      throw new StreamError(`table ${wireName} does not exist at this DC: create it (same columns and key as at ${this.origin}), run \`ferry track ${wireName}\` here and then \`ferry resume --origin ${this.origin}\``, { origin: this.origin, ...where });
+      throw new SchemaMismatch(`table ${wireName} does not exist at this DC: create it here (same columns and key as at ${this.origin}) and run \`ferry track ${wireName}\` here; the stream continues by itself once it is tracked`, { origin: this.origin, ...where });
     }
     const { oid, nsp, rel, kind, tracked: agreed } = r.rows[0];
     // a DC takes changes only for the tables it tracks itself: whoever can write to the topic or
@@ -71,7 +75,7 @@ export class TableCatalog {
       throw new StreamError(`a change names Ferry's own table ${wireName}, which is never written from the wire: the frame does not come from a Ferry forwarder; find who writes to this origin's topic or queue, then \`ferry skip --origin ${this.origin}\` the position`, { origin: this.origin, ...where });
     }
     if (!agreed || (kind !== 'r' && kind !== 'p')) {
-      throw new StreamError(`table ${wireName} is not tracked at this DC, and a DC applies only the tables it tracks: if it should be kept in sync here, run \`ferry track ${wireName}\` at this DC and then \`ferry resume --origin ${this.origin}\``, { origin: this.origin, ...where });
+      throw new SchemaMismatch(`table ${wireName} is not tracked at this DC, and a DC applies only the tables it tracks: if it should be kept in sync here, run \`ferry track ${wireName}\` at this DC; the stream continues by itself once it is tracked`, { origin: this.origin, ...where });
     }
     const cols = await this.db.query<{ attname: string; gen: string; ident: string; type: string }>(
       `select attname, attgenerated as gen, attidentity as ident, format_type(atttypid, atttypmod) as type
@@ -88,11 +92,20 @@ export class TableCatalog {
     );
     const fks = await this.db.query<{ parent: number }>(`select distinct confrelid::int as parent from pg_constraint where conrelid = $1 and contype = 'f' and not condeferred`, [oid]);
     const tracked = await this.db.query<{ counters: string[] }>(`select counters from ferry.tracked where tbl = $1`, [oid]);
+    // the names of the columns now, kept beside those they had: a later rename here is then known
+    await this.db.query('select ferry.note_column_names($1::oid::regclass)', [oid]);
+    const renamed = await this.db.query<{ old: string; now: string | null }>(
+      `select c.name as old, case when not a.attisdropped then a.attname::text end as now from ferry.column_names c
+         join pg_attribute a on a.attrelid = c.tbl and a.attnum = c.attnum
+        where c.tbl = $1 and (a.attisdropped or c.name <> a.attname)`,
+      [oid],
+    );
+    const columns = new Set(cols.rows.map((c) => c.attname));
     const info: TableInfo = {
       wireName,
       oid: Number(oid),
       sql: `${quoteIdent(nsp)}.${quoteIdent(rel)}`,
-      columns: new Set(cols.rows.map((c) => c.attname)),
+      columns,
       types: new Map(cols.rows.map((c) => [c.attname, c.type])),
       generated: new Set(cols.rows.filter((c) => c.gen !== '').map((c) => c.attname)),
       identityAlways: new Set(cols.rows.filter((c) => c.ident === 'a').map((c) => c.attname)),
@@ -100,6 +113,9 @@ export class TableCatalog {
       parents: fks.rows.map((f) => Number(f.parent)),
       counters: tracked.rows[0]?.counters ?? [],
       partitioned: kind === 'p',
+      // an old name a column here has now is that column's
+      renamed: new Map(renamed.rows.filter((x) => x.now !== null && !columns.has(x.old)).map((x) => [x.old, x.now!])),
+      dropped: new Set(renamed.rows.filter((x) => x.now === null && !columns.has(x.old)).map((x) => x.old)),
     };
     this.cache.set(wireName, info);
     this.byOid.set(info.oid, info);

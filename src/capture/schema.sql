@@ -25,6 +25,25 @@ CREATE FUNCTION ferry.capture_function_name(p_tbl regclass) RETURNS text
     LANGUAGE sql IMMUTABLE
     AS $$ select format('ferry.%I', 'capture_' || p_tbl::oid) $$;
 
+CREATE FUNCTION ferry.capture_names(p_tbl regclass, OUT keys text[], OUT counters text[]) RETURNS record
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  t ferry.tracked;
+begin
+  select * into t from ferry.tracked where tbl = p_tbl;
+  select array_agg(a.attname::text order by k.o) into keys
+    from unnest(t.key_attnums) with ordinality k(n, o)
+    join pg_attribute a on a.attrelid = p_tbl and a.attnum = k.n and not a.attisdropped;
+  if coalesce(cardinality(keys), 0) <> coalesce(cardinality(t.key_attnums), -1) then
+    raise exception 'ferry: a key column of % (%) is gone, so its rows can no longer be named at the other DCs', p_tbl, array_to_string(t.key_cols, ', ')
+      using hint = 'Give the table a key again (a primary key, or ferry track --key col,...), then run ferry track for it (docs/operations.md).';
+  end if;
+  select coalesce(array_agg(a.attname::text order by k.o), '{}') into counters
+    from unnest(t.counter_attnums) with ordinality k(n, o)
+    left join pg_attribute a on a.attrelid = p_tbl and a.attnum = k.n and not a.attisdropped;
+end $$;
+
 CREATE FUNCTION ferry.capture_settings(p_tbl regclass) RETURNS text
     LANGUAGE sql STABLE
     AS $_$
@@ -50,16 +69,13 @@ declare
   t ferry.tracked;
   st ferry.state;
   v_target text;
-  v_newkey text;
-  v_oldkey text;
-  v_oldobj text;
-  v_jtext text;
-  v_keytext_new text;
-  v_keytext_old text;
+  v_jtext text := '';
   v_wall text;
   v_counters text := '';
   v_counters_json text := 'null';
-  c text;
+  v_stale text := '';
+  v_keyexpr text;
+  i int;
 begin
   select * into t from ferry.tracked where tbl = p_tbl;
   if not found then
@@ -70,19 +86,37 @@ begin
     raise exception 'ferry: this database has no DC id yet: run `ferry init --config FILE` (it records the origin)';
   end if;
   v_target := format('ferry.changes_%s', st.slot);
-  select string_agg(format('NEW.%I', k), ', '), string_agg(format('OLD.%I', k), ', '),
-         string_agg(format('%L, OLD.%I', k, k), ', '),
-         -- the key as the wire writes it: {"a": 1, "b": "x"} (src/protocol/json-scan.ts)
-         '''{'' || ' || string_agg(format('%L || to_json(NEW.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}''',
-         '''{'' || ' || string_agg(format('%L || to_json(OLD.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}'''
-    into v_newkey, v_oldkey, v_oldobj, v_keytext_new, v_keytext_old
-    from unnest(t.key_cols) k;
-  -- exact text where the image cannot carry it; one jsonb_build_object per column (no 100-argument limit)
-  select string_agg(format('jsonb_build_object(%L, %s)', a.attname,
-                           case when b.base in ('json'::regtype, 'jsonb'::regtype)
-                                then format('case when %s_typeof(NEW.%I::%s) = %L then %L end', b.base, a.attname, b.base, 'null', 'null')
-                                else format('case when NEW.%I::text like %L then NEW.%I::text end', a.attname, '[%', a.attname) end),
-                    ' || ' order by a.attnum)
+  -- the key as the wire writes it, {"a": 1, "b": "x"} (src/protocol/json-scan.ts), from a row image
+  -- ($img: v_new or v_old); null when a key column's name is not in the image (renamed since)
+  select $q$'{' || $q$ || string_agg(format($q$to_json(v_kn[%1$s])::text || ': ' || ($img -> v_kn[%1$s])::text$q$, o), $q$ || ', ' || $q$ order by o) || $q$ || '}'$q$
+    into v_keyexpr
+    from generate_subscripts(t.key_cols, 1) o;
+  -- exact text where the image cannot carry it (a json null, array bounds). The image says whether
+  -- the column is there under this name and whether its value may need it; only then is the column
+  -- read by name, in a block of its own: a column renamed, dropped or retyped since this function was
+  -- made is skipped (its exact text waits for the function made anew), never an error in a write.
+  -- The block is entered only for those values and writes nothing (no subtransaction id).
+  select coalesce(string_agg(case when b.base in ('json'::regtype, 'jsonb'::regtype)
+                                  then format($j$
+  if json_typeof(v_new -> %1$L) = 'null' then
+    begin
+      if NEW.%2$I is not null then
+        v_jt := coalesce(v_jt, '{}') || jsonb_build_object(%1$L, 'null');
+      end if;
+    exception when others then
+      null;
+    end;
+  end if;$j$, a.attname, a.attname)
+                                  else format($j$
+  if json_typeof(v_new -> %1$L) = 'array' then
+    begin
+      if NEW.%2$I::text like '[%%' then
+        v_jt := coalesce(v_jt, '{}') || jsonb_build_object(%1$L, NEW.%2$I::text);
+      end if;
+    exception when others then
+      null;
+    end;
+  end if;$j$, a.attname, a.attname) end, '' order by a.attnum), '')
     into v_jtext
     from pg_attribute a
     cross join lateral (
@@ -93,33 +127,38 @@ begin
       select d.oid::regtype as base, d.typcategory as cat from d where d.typtype <> 'd') b
    where a.attrelid = p_tbl and a.attnum > 0 and not a.attisdropped
      and (b.base in ('json'::regtype, 'jsonb'::regtype) or b.cat = 'A');
-  v_jtext := case when v_jtext is null then 'null'
-                  else format('nullif(jsonb_strip_nulls(%s), %L)', v_jtext, '{}') end;
+  if v_jtext <> '' then
+    v_jtext := E'\n  if TG_OP <> ''DELETE'' then' || replace(v_jtext, E'\n', E'\n  ') || E'\n  end if;';
+  end if;
   -- this DC's wall clock in milliseconds (plus the offset a test may inject, read now: a constant)
   v_wall := format('((extract(epoch from clock_timestamp()) * 1000)::bigint + %s)', st.clock_offset_ms);
   -- counter columns: this DC's share moves by the change; the change carries the share (and the
   -- value counting began with, the first time), never a delta, so redelivery cannot add twice
-  foreach c in array t.counters loop
+  for i in 1 .. coalesce(cardinality(t.counters), 0) loop
+    v_stale := v_stale || format(' or (v_cn[%1$s] is not null and coalesce(v_new, v_old) -> v_cn[%1$s] is null)', i);
     v_counters := v_counters || format($c$
-    v_key := case when TG_OP = 'DELETE' then %5$s else %6$s end;
+  if v_cn[%3$s] is not null then
+    v_key := case when TG_OP = 'DELETE' then v_oldkey else v_newkey end;
     if TG_OP = 'INSERT' then
-      insert into ferry.counters as s (tbl, key, col, dc, value, ms, origin, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0), v_ms, %3$L, v_id)
+      insert into ferry.counters as s (tbl, key, col, dc, value, ms, origin, seq) values (%1$s, v_key, v_cn[%3$s], %2$L, coalesce((v_new ->> v_cn[%3$s])::numeric, 0), v_ms, %2$L, v_id)
       on conflict (tbl, key, col, dc) do update set value = excluded.value, ms = excluded.ms, origin = excluded.origin, seq = excluded.seq;
-      v_shares := v_shares || jsonb_build_object(%2$L, jsonb_build_object(%3$L, coalesce(NEW.%4$I, 0)::text));
-    elsif TG_OP = 'UPDATE' and NEW.%4$I is distinct from OLD.%4$I then
+      v_shares := v_shares || jsonb_build_object(v_cn[%3$s], jsonb_build_object(%2$L, coalesce((v_new ->> v_cn[%3$s])::numeric, 0)::text));
+    elsif TG_OP = 'UPDATE' and (v_new ->> v_cn[%3$s])::numeric is distinct from (v_old ->> v_cn[%3$s])::numeric then
       insert into ferry.counters (tbl, key, col, dc, value, ms, origin, seq)
-      select %1$s, v_key, %2$L, '', coalesce(OLD.%4$I, 0), v_ms, %3$L, v_id
-       where not exists (select 1 from ferry.counters where tbl = %1$s and key = v_key and col = %2$L);
-      insert into ferry.counters as s (tbl, key, col, dc, value, ms, origin, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0) - coalesce(OLD.%4$I, 0), v_ms, %3$L, v_id)
+      select %1$s, v_key, v_cn[%3$s], '', coalesce((v_old ->> v_cn[%3$s])::numeric, 0), v_ms, %2$L, v_id
+       where not exists (select 1 from ferry.counters where tbl = %1$s and key = v_key and col = v_cn[%3$s]);
+      insert into ferry.counters as s (tbl, key, col, dc, value, ms, origin, seq)
+      values (%1$s, v_key, v_cn[%3$s], %2$L, coalesce((v_new ->> v_cn[%3$s])::numeric, 0) - coalesce((v_old ->> v_cn[%3$s])::numeric, 0), v_ms, %2$L, v_id)
       on conflict (tbl, key, col, dc) do update set value = s.value + excluded.value, ms = excluded.ms, origin = excluded.origin, seq = excluded.seq;
-      v_shares := v_shares || jsonb_build_object(%2$L, (select jsonb_object_agg(dc, value::text) from ferry.counters
-                                                          where tbl = %1$s and key = v_key and col = %2$L and dc in (%3$L, '')));
+      v_shares := v_shares || jsonb_build_object(v_cn[%3$s], (select jsonb_object_agg(dc, value::text) from ferry.counters
+                                                               where tbl = %1$s and key = v_key and col = v_cn[%3$s] and dc in (%2$L, '')));
     elsif TG_OP = 'DELETE' then
       -- a delete resets the counter: every share here is older than it
-      delete from ferry.counters where tbl = %1$s and key = v_key and col = %2$L;
-      insert into ferry.counter_resets as r (tbl, key, ms, origin, seq) values (%1$s, v_key, v_ms, %3$L, v_id)
+      delete from ferry.counters where tbl = %1$s and key = v_key and col = v_cn[%3$s];
+      insert into ferry.counter_resets as r (tbl, key, ms, origin, seq) values (%1$s, v_key, v_ms, %2$L, v_id)
       on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq;
-    end if;$c$, p_tbl::oid, c, st.origin, c, v_keytext_old, v_keytext_new);
+    end if;
+  end if;$c$, p_tbl::oid, st.origin, i);
   end loop;
   if v_counters <> '' then
     v_counters_json := 'v_shares';
@@ -130,19 +169,45 @@ declare
   v_id bigint;
   v_key text;
   v_shares jsonb := '{}';
+  v_new json;
+  v_old json;
+  v_newkey text;
+  v_oldkey text;
+  v_jt jsonb;
+  -- the names of the key and counter columns when this function was made
+  v_kn text[] := %2$L;
+  v_cn text[] := %5$L;
 begin
   -- writes applied by Ferry carry ferry.origin and are not captured again (loop prevention)
   if current_setting('ferry.origin', true) <> '' then
     return null;
   end if;
-  -- a key written here anew (an insert, the new key of a key change) first waits for an applier
-  -- recording a version of that key: then either the applier sees this row before it commits, or
-  -- this change reads the clock after the applier moved it past the applied version (DESIGN.md §6)
-  if TG_OP = 'INSERT' then
-    perform 1 from ferry.row_versions where tbl = %3$s and key = %9$s for share;
-  elsif TG_OP = 'UPDATE' then
-    if (%4$s) is distinct from (%5$s) then
-      perform 1 from ferry.row_versions where tbl = %3$s and key = %9$s for share;
+  if TG_OP <> 'TRUNCATE' then
+    -- the row is read through its images: no column name here can break a write
+    if TG_OP <> 'DELETE' then
+      v_new := row_to_json(NEW);
+      v_newkey := %4$s;
+    end if;
+    if TG_OP <> 'INSERT' then
+      v_old := row_to_json(OLD);
+      v_oldkey := %6$s;
+    end if;
+    -- a key or counter column renamed since this function was made (the ticker makes it anew soon):
+    -- the columns are found by their attribute numbers
+    if (TG_OP <> 'DELETE' and v_newkey is null) or (TG_OP <> 'INSERT' and v_oldkey is null)%9$s then
+      select n.keys, n.counters into v_kn, v_cn from ferry.capture_names(TG_RELID) n;
+      if TG_OP <> 'DELETE' then
+        v_newkey := %4$s;
+      end if;
+      if TG_OP <> 'INSERT' then
+        v_oldkey := %6$s;
+      end if;
+    end if;
+    -- a key written here anew (an insert, the new key of a key change) first waits for an applier
+    -- recording a version of that key: then either the applier sees this row before it commits, or
+    -- this change reads the clock after the applier moved it past the applied version (DESIGN.md §6)
+    if TG_OP = 'INSERT' or (TG_OP = 'UPDATE' and v_newkey is distinct from v_oldkey) then
+      perform 1 from ferry.row_versions where tbl = %3$s and key = v_newkey for share;
     end if;
   end if;
   -- the version of this change: the clock's floor (moved on by the ticker and the appliers; by
@@ -160,29 +225,31 @@ begin
     end if;
     return null;
   end if;
-  v_id := nextval('ferry.change_id_seq');%11$s
+  v_id := nextval('ferry.change_id_seq');%7$s%10$s
   if TG_OP = 'UPDATE' then
-    if (%4$s) is distinct from (%5$s) then
-      insert into %1$s (id, tbl, op, row, old, json_text, hlc, counters) values (v_id, %3$s, 'U', row_to_json(NEW), jsonb_build_object(%6$s), %7$s, v_ms, %12$s);
+    if v_newkey is distinct from v_oldkey then
+      insert into %1$s (id, tbl, op, row, old, json_text, hlc, counters) values (v_id, %3$s, 'U', v_new, v_oldkey::jsonb, v_jt, v_ms, %11$s);
       -- the old key is gone: a tombstone, so a late change to it cannot bring it back
       insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
-      values (%3$s, %10$s, v_ms, %13$L, v_id, true, pg_current_xact_id(), null)
+      values (%3$s, v_oldkey, v_ms, %12$L, v_id, true, pg_current_xact_id(), null)
       on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = true, xid = excluded.xid, pos = null;
     else
-      insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'U', row_to_json(NEW), %7$s, v_ms, %12$s);
+      insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'U', v_new, v_jt, v_ms, %11$s);
     end if;
   elsif TG_OP = 'INSERT' then
-    insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'I', row_to_json(NEW), %7$s, v_ms, %12$s);
+    insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'I', v_new, v_jt, v_ms, %11$s);
   else
-    insert into %1$s (id, tbl, op, row, hlc) values (v_id, %3$s, 'D', json_build_object(%6$s), v_ms);
+    -- the image of a delete is its key
+    insert into %1$s (id, tbl, op, row, hlc) values (v_id, %3$s, 'D', v_oldkey::json, v_ms);
     -- a tombstone (key + version): a late update elsewhere cannot bring the row back
     insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
-    values (%3$s, %10$s, v_ms, %13$L, v_id, true, pg_current_xact_id(), null)
+    values (%3$s, v_oldkey, v_ms, %12$L, v_id, true, pg_current_xact_id(), null)
     on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = true, xid = excluded.xid, pos = null;
   end if;
   return null;
 end
-$body$, v_target, null, p_tbl::oid, v_newkey, v_oldkey, v_oldobj, v_jtext, v_wall, v_keytext_new, v_keytext_old, v_counters, v_counters_json, st.origin);
+$body$, v_target, t.key_cols, p_tbl::oid, replace(v_keyexpr, '$img', 'v_new'), t.counters, replace(v_keyexpr, '$img', 'v_old'),
+   v_jtext, v_wall, v_stale, v_counters, v_counters_json, st.origin);
 end $_$;
 
 CREATE FUNCTION ferry.drop_capture_triggers(p_tbl regclass) RETURNS void
@@ -207,6 +274,7 @@ CREATE FUNCTION ferry.install_capture(p_tbl regclass) RETURNS void
 begin
   execute format('create or replace function %s() returns trigger language plpgsql %s as %L',
                  ferry.capture_function_name(p_tbl), ferry.capture_settings(p_tbl), ferry.capture_source(p_tbl));
+  update ferry.tracked set shape = ferry.table_shape(p_tbl) where tbl = p_tbl;
 end $$;
 
 CREATE FUNCTION ferry.lock_class() RETURNS integer
@@ -218,6 +286,15 @@ CREATE FUNCTION ferry.max_vector(a jsonb, b jsonb) RETURNS jsonb
     AS $$
   select coalesce(jsonb_object_agg(k, greatest(coalesce((a ->> k)::bigint, 0), coalesce((b ->> k)::bigint, 0))), '{}')
     from (select jsonb_object_keys(coalesce(a, '{}')) as k union select jsonb_object_keys(coalesce(b, '{}'))) ks
+$$;
+
+CREATE FUNCTION ferry.note_column_names(p_tbl regclass) RETURNS void
+    LANGUAGE sql
+    AS $$
+  insert into ferry.column_names (tbl, attnum, name)
+  select a.attrelid, a.attnum, a.attname from pg_attribute a
+   where a.attrelid = p_tbl and a.attnum > 0 and not a.attisdropped
+  on conflict do nothing
 $$;
 
 CREATE FUNCTION ferry.prune(p_lock_timeout text DEFAULT '200ms'::text, p_stable pg_snapshot DEFAULT NULL::pg_snapshot) RETURNS integer[]
@@ -266,6 +343,38 @@ begin
   return v_out;
 end $_$;
 
+CREATE FUNCTION ferry.refresh_tracked(p_tbl regclass DEFAULT NULL::regclass) RETURNS SETOF text
+    LANGUAGE plpgsql
+    AS $$
+declare
+  t ferry.tracked;
+  v_keys text[];
+  v_cols text[];
+  v_nums int2[];
+begin
+  for t in select * from ferry.tracked x
+            where x.active and (p_tbl is null or x.tbl = p_tbl) and x.shape is distinct from ferry.table_shape(x.tbl)
+            order by x.tbl loop
+    -- one at a time: two sessions replacing one function at once would fail
+    perform pg_advisory_xact_lock(ferry.lock_class(), 4);
+    continue when (select shape from ferry.tracked where tbl = t.tbl) is not distinct from ferry.table_shape(t.tbl);
+    perform ferry.note_column_names(t.tbl);
+    begin
+      select n.keys into v_keys from ferry.capture_names(t.tbl) n;
+    exception when raise_exception then
+      raise warning '%', sqlerrm;
+      continue;
+    end;
+    select coalesce(array_agg(a.attname::text order by k.o), '{}'), coalesce(array_agg(a.attnum order by k.o), '{}')
+      into v_cols, v_nums
+      from unnest(t.counter_attnums) with ordinality k(n, o)
+      join pg_attribute a on a.attrelid = t.tbl and a.attnum = k.n and not a.attisdropped;
+    update ferry.tracked set key_cols = v_keys, counters = v_cols, counter_attnums = v_nums where tbl = t.tbl;
+    perform ferry.install_capture(t.tbl);
+    return next t.tbl::text;
+  end loop;
+end $$;
+
 CREATE FUNCTION ferry.rotate() RETURNS boolean
     LANGUAGE plpgsql
     AS $$
@@ -287,6 +396,14 @@ begin
   end loop;
   return true;
 end $$;
+
+CREATE FUNCTION ferry.table_shape(p_tbl regclass) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  select md5(coalesce(string_agg(a.attnum || ':' || a.attname || ':' || format_type(a.atttypid, a.atttypmod), ',' order by a.attnum), ''))
+    from pg_attribute a
+   where a.attrelid = p_tbl and a.attnum > 0 and not a.attisdropped
+$$;
 
 CREATE FUNCTION ferry.tick(p_force boolean DEFAULT false, p_min_changes bigint DEFAULT 1) RETURNS TABLE(tick bigint, last_id bigint, pending bigint)
     LANGUAGE plpgsql
@@ -317,6 +434,12 @@ begin
           (select coalesce(jsonb_object_agg(a.origin, a.pos), '{}') from ferry.applied a));
   return query select v_prev.tick + 1, v_last, v_last - v_prev.last_id;
 end $$;
+
+CREATE FUNCTION ferry.token() RETURNS text
+    LANGUAGE sql
+    AS $$
+  select (select origin from ferry.state) || ':' || pg_current_xact_id()::text
+$$;
 
 CREATE FUNCTION ferry.track(p_tbl regclass, p_key text[] DEFAULT NULL::text[], p_counters text[] DEFAULT NULL::text[]) RETURNS text
     LANGUAGE plpgsql
@@ -422,11 +545,18 @@ begin
     raise exception 'ferry: % cannot be counter column(s) of %: a counter is a smallint, integer, bigint or numeric column that is not part of the key', v_missing, p_tbl;
   end if;
 
-  insert into ferry.tracked (tbl, schema_name, table_name, key_cols, key_source, active, counters)
-  values (p_tbl, v_schema, v_name, v_key, v_source, true, coalesce(p_counters, '{}'))
+  -- the key and counter columns by attribute number too: a rename keeps it (ferry.capture_names)
+  insert into ferry.tracked (tbl, schema_name, table_name, key_cols, key_source, active, counters, key_attnums, counter_attnums)
+  values (p_tbl, v_schema, v_name, v_key, v_source, true, coalesce(p_counters, '{}'),
+          (select array_agg(a.attnum order by k.o) from unnest(v_key) with ordinality k(n, o)
+             join pg_attribute a on a.attrelid = p_tbl and a.attname = k.n),
+          (select coalesce(array_agg(a.attnum order by k.o), '{}') from unnest(coalesce(p_counters, '{}')) with ordinality k(n, o)
+             join pg_attribute a on a.attrelid = p_tbl and a.attname = k.n))
   on conflict (tbl) do update set key_cols = excluded.key_cols, key_source = excluded.key_source,
                                   schema_name = excluded.schema_name, table_name = excluded.table_name, active = true,
-                                  counters = excluded.counters;
+                                  counters = excluded.counters, key_attnums = excluded.key_attnums,
+                                  counter_attnums = excluded.counter_attnums;
+  perform ferry.note_column_names(p_tbl);
 
   perform ferry.install_capture(p_tbl);
   v_fn := ferry.capture_function_name(p_tbl);
@@ -450,6 +580,49 @@ begin
   update ferry.tracked set active = false where tbl = p_tbl;
   return p_tbl::text;
 end $$;
+
+CREATE FUNCTION ferry.wait_for(p_token text, p_timeout_ms integer DEFAULT 10000) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $_$
+declare
+  v_origin text;
+  v_xid xid8;
+  v_self text;
+  v_end timestamptz := clock_timestamp() + make_interval(secs => greatest(p_timeout_ms, 0) / 1000.0);
+  v_nap float8 := 0.001;
+  a record;
+begin
+  if p_token is null or p_token !~ '^[a-z0-9][a-z0-9_-]*:[0-9]+$' then
+    raise exception 'ferry: % is not a read-your-writes token', quote_nullable(p_token)
+      using hint = 'Take one with select ferry.token() inside the write transaction at the origin; it reads dc:xid.';
+  end if;
+  v_origin := split_part(p_token, ':', 1);
+  v_xid := split_part(p_token, ':', 2)::xid8;
+  select origin into v_self from ferry.state;
+  if v_origin = v_self then
+    return true; -- this DC's own write: visible here once committed
+  end if;
+  if current_setting('transaction_isolation') <> 'read committed' then
+    raise exception 'ferry: ferry.wait_for needs READ COMMITTED (under % it would never see the applier''s commits)', current_setting('transaction_isolation');
+  end if;
+  loop
+    select snap, pos, status, error into a from ferry.applied where origin = v_origin;
+    if found and a.snap is not null and pg_visible_in_snapshot(v_xid, a.snap) then
+      return true;
+    end if;
+    if clock_timestamp() >= v_end then
+      if not found then
+        raise notice 'ferry.wait_for: % not applied within % ms: this DC (%) has applied nothing from % (is it among its peers, and does ferry run?)', p_token, p_timeout_ms, v_self, v_origin;
+      else
+        raise notice 'ferry.wait_for: % not applied within % ms: this DC (%) has applied % up to position % (stream %)', p_token, p_timeout_ms, v_self, v_origin, a.pos,
+          a.status || coalesce(': ' || a.error, '');
+      end if;
+      return false;
+    end if;
+    perform pg_sleep(least(v_nap, greatest(extract(epoch from v_end - clock_timestamp()), 0)));
+    v_nap := least(v_nap * 2, 0.01);
+  end loop;
+end $_$;
 
 CREATE FUNCTION ferry.wall_ms() RETURNS bigint
     LANGUAGE sql
@@ -481,7 +654,26 @@ CREATE TABLE ferry.applied (
     error_at timestamp with time zone,
     peer_seen jsonb DEFAULT '{}'::jsonb NOT NULL,
     clock_ahead_ms bigint DEFAULT 0 NOT NULL,
+    snap pg_snapshot,
+    snap_tick bigint,
     CONSTRAINT applied_status_check CHECK ((status = ANY (ARRAY['running'::text, 'stopped'::text])))
+);
+
+CREATE TABLE ferry.bootstrap (
+    singleton boolean DEFAULT true NOT NULL,
+    source text NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    covered jsonb,
+    CONSTRAINT bootstrap_singleton_check CHECK (singleton)
+);
+
+CREATE TABLE ferry.bootstrap_tables (
+    tbl text NOT NULL,
+    snap pg_snapshot NOT NULL,
+    applied jsonb NOT NULL,
+    rows bigint NOT NULL,
+    copied_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 CREATE SEQUENCE ferry.change_id_seq
@@ -525,6 +717,13 @@ CREATE SEQUENCE ferry.clock
     MINVALUE 0
     NO MAXVALUE
     CACHE 1;
+
+CREATE TABLE ferry.column_names (
+    tbl oid NOT NULL,
+    attnum smallint NOT NULL,
+    name text NOT NULL,
+    seen_at timestamp with time zone DEFAULT now() NOT NULL
+);
 
 CREATE TABLE ferry.conflicts (
     id bigint NOT NULL,
@@ -664,6 +863,9 @@ CREATE TABLE ferry.tracked (
     active boolean DEFAULT true NOT NULL,
     tracked_at timestamp with time zone DEFAULT now() NOT NULL,
     counters text[] DEFAULT '{}'::text[] NOT NULL,
+    key_attnums smallint[],
+    counter_attnums smallint[] DEFAULT '{}'::smallint[] NOT NULL,
+    shape text,
     CONSTRAINT tracked_key_source_check CHECK ((key_source = ANY (ARRAY['primary key'::text, 'explicit'::text])))
 );
 
@@ -681,6 +883,15 @@ ALTER TABLE ONLY ferry.changes_2 ALTER COLUMN xid SET DEFAULT pg_current_xact_id
 
 ALTER TABLE ONLY ferry.applied
     ADD CONSTRAINT applied_pkey PRIMARY KEY (origin);
+
+ALTER TABLE ONLY ferry.bootstrap
+    ADD CONSTRAINT bootstrap_pkey PRIMARY KEY (singleton);
+
+ALTER TABLE ONLY ferry.bootstrap_tables
+    ADD CONSTRAINT bootstrap_tables_pkey PRIMARY KEY (tbl);
+
+ALTER TABLE ONLY ferry.column_names
+    ADD CONSTRAINT column_names_pkey PRIMARY KEY (tbl, attnum, name);
 
 ALTER TABLE ONLY ferry.conflicts
     ADD CONSTRAINT conflicts_pkey PRIMARY KEY (id);

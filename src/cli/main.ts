@@ -1,11 +1,15 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, EXIT, FerryError, ServiceError } from '../common/errors';
 import { redactSecrets } from '../common/logger';
+import { TokenError } from '../server/wait';
 import { initCommand } from './commands/init';
 import { trackCommand, untrackCommand } from './commands/track';
 import { forwardCommand } from './commands/forward';
 import { applyCommand, runCommand } from './commands/run';
 import { resumeCommand, skipCommand, statusCommand } from './commands/status';
+import { waitCommand } from './commands/wait';
+import { bootstrapCommand } from './commands/bootstrap';
+import { verifyCommand } from './commands/verify';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
 
@@ -23,6 +27,9 @@ export function program(): Command {
     .addCommand(statusCommand())
     .addCommand(resumeCommand())
     .addCommand(skipCommand())
+    .addCommand(verifyCommand())
+    .addCommand(bootstrapCommand())
+    .addCommand(waitCommand())
     .exitOverride();
 }
 
@@ -33,6 +40,6 @@ export async function main(argv: string[]): Promise<void> {
     if (e instanceof CommanderError) process.exit(e.exitCode);
     const msg = e instanceof FerryError ? e.message : `unexpected error: ${(e as Error).stack ?? e}`;
     process.stderr.write(`ferry: ${redactSecrets(msg)}\n`);
-    process.exit(e instanceof ConfigError ? EXIT.config : e instanceof ServiceError ? EXIT.service : EXIT.error);
+    process.exit(e instanceof ConfigError || e instanceof TokenError ? EXIT.config : e instanceof ServiceError ? EXIT.service : EXIT.error);
   }
 }

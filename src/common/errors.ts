@@ -34,6 +34,22 @@ export class StreamError extends FerryError {
   }
 }
 
+/**
+ * A change this DC's schema does not take yet (a column, a table or a type that differs from the
+ * origin's, while application DDL is rolled out DC by DC): the stream stops with the fix named, and
+ * tries again by itself every few seconds, so it continues once the schema here matches.
+ */
+export class SchemaMismatch extends StreamError {}
+
+/** SQLSTATEs of a write that this DC's schema refused: data exceptions (a value the column's type here
+ * does not take), an undefined column or table. */
+const SCHEMA_SQLSTATES = /^(22...|42703|42P01|42804)$/;
+
+export function isSchemaRefusal(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && SCHEMA_SQLSTATES.test(code);
+}
+
 /** A leader that lost its epoch: another process took over; this one must stop writing. */
 export class FencedError extends FerryError {}
 

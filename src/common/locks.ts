@@ -9,6 +9,8 @@ export const LOCK_CLASS = 1179800153;
 export const FORWARDER_KEY = 2;
 /** Serialises the advances of this DC's clock floor (ferry.advance_clock). */
 export const CLOCK_KEY = 3;
+/** Serialises making capture functions anew after application DDL (ferry.refresh_tracked). */
+export const REFRESH_KEY = 4;
 
 /** 'FRRZ': applier leadership, one per (this DC, origin): (APPLY_LOCK_CLASS, hashtext(origin)). */
 export const APPLY_LOCK_CLASS = 1179800154;

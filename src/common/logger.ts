@@ -36,7 +36,7 @@ export function createLogger(level = process.env.FERRY_LOG_LEVEL ?? 'info'): Log
     {
       level,
       base: { svc: 'ferry' },
-      redact: { paths: ['database', '*.database', 'password', '*.password', 'url', '*.url', 'secretAccessKey', '*.secretAccessKey'], censor: '[redacted]' },
+      redact: { paths: ['database', '*.database', 'password', '*.password', 'url', '*.url', 'secretAccessKey', '*.secretAccessKey', 'peerDatabases.*', '*.peerDatabases.*'], censor: '[redacted]' },
     },
     { write: (line: string) => process.stdout.write(redactSecrets(line)) },
   );

@@ -11,7 +11,7 @@ import { configSchema, FerryConfig } from './schema';
  * forward.tickIntervalMs → FERRY_FORWARD__TICK_INTERVAL_MS. Values are read as YAML scalars or
  * flow sequences, and a plain comma list is a list (FERRY_PEERS=dc-b,dc-c).
  */
-const TOP_KEYS = ['origin', 'database', 'transport', 'peers', 'destinations', 'http', 'forward', 'apply', 'conflicts'];
+const TOP_KEYS = ['origin', 'database', 'transport', 'peers', 'destinations', 'peerDatabases', 'http', 'forward', 'apply', 'conflicts'];
 
 const snake = (k: string) => k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 const camel = (s: string) => s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
@@ -23,12 +23,35 @@ function envValue(raw: string, key: string): unknown {
   return typeof v === 'number' || typeof v === 'boolean' ? v : raw;
 }
 
+/**
+ * FERRY_PEER_DATABASES__<DC>: an environment name cannot hold '-', so <DC> is the DC id in upper
+ * case with '-' and '_' both written '_'. It names the DC of the configuration (origin, peers,
+ * destinations, or a peerDatabases key of the file) that reads so; otherwise '_' stands for '-'
+ * (FERRY_PEER_DATABASES__DC_B is dc-b).
+ */
+export function dcFromEnv(segment: string, known: string[]): string {
+  const hit = known.find((dc) => dc.toUpperCase().replace(/-/g, '_') === segment.toUpperCase());
+  return hit ?? segment.toLowerCase().replace(/_/g, '-');
+}
+
+function knownDcs(c: Record<string, unknown>): string[] {
+  const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  const peerDbs = c.peerDatabases && typeof c.peerDatabases === 'object' ? Object.keys(c.peerDatabases) : [];
+  return [...(typeof c.origin === 'string' ? [c.origin] : []), ...list(c.peers), ...list(c.destinations), ...peerDbs];
+}
+
 export function applyEnv(base: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = structuredClone(base);
+  const peerDbs: [string, string][] = [];
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith('FERRY_') || raw === undefined) continue;
-    const path = name.slice(6).split('__').map(camel);
+    const segs = name.slice(6).split('__');
+    const path = segs.map(camel);
     if (!TOP_KEYS.includes(path[0])) continue; // FERRY_DC_A_URL and friends are not config keys
+    if (path[0] === 'peerDatabases' && segs.length === 2) {
+      peerDbs.push([segs[1], raw]); // named after the DCs known once every variable is read
+      continue;
+    }
     let node = out;
     for (const seg of path.slice(0, -1)) {
       if (typeof node[seg] !== 'object' || node[seg] === null) node[seg] = {};
@@ -37,6 +60,11 @@ export function applyEnv(base: Record<string, unknown>, env: NodeJS.ProcessEnv):
     const leaf = path[path.length - 1];
     node[leaf] = envValue(raw, leaf);
   }
+  if (peerDbs.length) {
+    const known = knownDcs(out);
+    if (typeof out.peerDatabases !== 'object' || out.peerDatabases === null) out.peerDatabases = {};
+    for (const [seg, raw] of peerDbs) (out.peerDatabases as Record<string, unknown>)[dcFromEnv(seg, known)] = raw;
+  }
   return out;
 }
 
@@ -44,7 +72,9 @@ export function describeIssues(err: z.ZodError): string {
   return err.issues
     .map((i) => {
       const key = i.path.join('.') || '(top level)';
-      const envName = 'FERRY_' + i.path.filter((p) => typeof p === 'string').map((p) => snake(p as string)).join('__');
+      const names = i.path.filter((p) => typeof p === 'string') as string[];
+      // a DC id under peerDatabases is written in upper case with '_' (see dcFromEnv)
+      const envName = 'FERRY_' + names.map((p, n) => (n === 1 && names[0] === 'peerDatabases' ? p.toUpperCase().replace(/-/g, '_') : snake(p))).join('__');
       return `  - ${key}: ${i.message} (set it in the config file or ${envName})`;
     })
     .join('\n');

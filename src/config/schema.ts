@@ -39,6 +39,11 @@ export const configSchema = z
     transport: transportSchema,
     /** Origins whose changes this DC applies. */
     peers: z.array(dcId).default([]),
+    /**
+     * Other DCs' databases, read (and, for `verify --repair`, written) directly by `ferry bootstrap`
+     * and `ferry verify` only; `ferry run` never needs them. Credentials in them are never logged.
+     */
+    peerDatabases: z.record(dcId, z.string().regex(/^postgres(ql)?:\/\//, 'a peer database must be a postgres:// connection URL')).default({}),
     /** DCs that apply this origin's changes (one SQS queue each); defaults to peers. */
     destinations: z.array(dcId).optional(),
     http: z.object({ port: z.number().int().min(0).max(65535).default(8080), host: z.string().default('0.0.0.0') }).prefault({}),

@@ -2,7 +2,7 @@ import { PoolClient } from 'pg';
 import { FerryError } from '../common/errors';
 import { Queryable } from '../common/db';
 import { Change, Op } from '../protocol/envelope';
-import { pickMembers } from '../protocol/json-scan';
+import { pickMembersAny } from '../protocol/json-scan';
 import { declareBatchCursor } from '../tables/changes';
 import type { Tick } from '../tables/ticks';
 import { TrackedTable, trackedTables } from '../tables/tracked';
@@ -47,9 +47,10 @@ export async function* readBatch(client: PoolClient, prev: Tick, cur: Tick, firs
           table: t.name,
           op: x.op,
           // D: the row image is the key itself
-          key: x.op === 'T' || x.row === null ? null : pickMembers(x.row, t.keyCols),
+          // under the names the image has (a key column renamed: see TrackedTable.keyNames)
+          key: x.op === 'T' || x.row === null ? null : keyOf(x.row, t, x),
           row: x.op === 'D' || x.op === 'T' ? null : x.row,
-          old: x.old === null ? null : pickMembers(x.old, t.keyCols),
+          old: x.old === null ? null : keyOf(x.old, t, x),
           at,
           // changes captured before versions existed are older than any versioned one
           ms: x.hlc === null ? 0 : Number(x.hlc),
@@ -63,6 +64,17 @@ export async function* readBatch(client: PoolClient, prev: Tick, cur: Tick, firs
     }
   } finally {
     await client.query('rollback').catch(() => undefined);
+  }
+}
+
+function keyOf(image: string, t: TrackedTable, x: Row): string {
+  try {
+    return pickMembersAny(image, t.keyNames);
+  } catch (e) {
+    throw new FerryError(
+      `change ${x.id} of ${t.name} (position ${x.pos}) has no key column ${t.keyCols.join(', ')} under any name it had: ${(e as Error).message}. ` +
+        `Was the key changed? Give the table its key back (or run \`ferry track\` with --key for the new one), then restart the forwarder`,
+    );
   }
 }
 

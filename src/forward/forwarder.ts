@@ -101,7 +101,10 @@ export class Forwarder {
             // the vector of the tick before: everything it covers was applied here before any change
             // of this batch committed, and a peer records it once any change of the batch is applied
             // (this tick's own vector is only true once all of the batch is, which no frame can tell)
-            const f = encodeFrames({ origin, epoch, tick: cur.tick, at: cur.createdAt.toISOString(), seen: prev.seen }, changes, transport.maxFrameBytes);
+            // and this tick's snapshot with the batch's last position: once a peer has applied up to
+            // there, every transaction visible in the snapshot is applied (read-your-writes tokens)
+            const meta = { origin, epoch, tick: cur.tick, at: cur.createdAt.toISOString(), seen: prev.seen, snap: cur.snap, end: first + cnt - 1 };
+            const f = encodeFrames(meta, changes, transport.maxFrameBytes);
             frames += f.length;
             yield f;
           }
@@ -118,7 +121,7 @@ export class Forwarder {
     } else if (!sameVector(prev.seen, cur.seen)) {
       // nothing of our own to send, but what we applied moved on: the peers learn it (this tick's
       // vector: the batch is empty, so everything before the tick is in the batches before it)
-      const meta = { origin: this.cfg.origin, epoch: leader.epoch, tick: cur.tick, at: cur.createdAt.toISOString(), seen: cur.seen };
+      const meta = { origin: this.cfg.origin, epoch: leader.epoch, tick: cur.tick, at: cur.createdAt.toISOString(), seen: cur.seen, snap: cur.snap, end: first - 1 };
       await this.publisher.publish(
         cur.tick,
         (async function* () {

@@ -3,6 +3,10 @@ import type { FerryConfig } from '../config/schema';
 import type { Logger } from '../common/logger';
 import { sleep } from '../common/sleep';
 import { cutTick, pendingSinceLastTick } from '../tables/ticks';
+import { refreshTracked } from '../tables/tracked';
+
+/** How often the ticker looks for application DDL on tracked tables. */
+const REFRESH_EVERY_MS = 1000;
 
 type ForwardConfig = FerryConfig['forward'];
 
@@ -10,7 +14,8 @@ type ForwardConfig = FerryConfig['forward'];
  * Cuts ticks (§3.1): at most every tickIntervalMs while changes arrive and the forwarder is not
  * publishing, at once when tickMaxChanges wait. With nothing to do for idleAfterMs it looks less often, every idleCheckMs.
  * (Writers do not wake it: a NOTIFY from the capture trigger cost every write transaction a lock,
- * and a transaction that ran NOTIFY cannot be PREPAREd for two-phase commit.)
+ * and a transaction that ran NOTIFY cannot be PREPAREd for two-phase commit.) Every second it also
+ * makes anew the capture functions of tables whose columns changed (docs/operations.md).
  */
 export class Ticker {
   private stopped = false;
@@ -35,8 +40,13 @@ export class Ticker {
     let lastActivity = Date.now();
     const poll = Math.max(5, Math.floor(this.cfg.tickIntervalMs / 2));
     const signal = AbortSignal.any([abort, this.wake.signal]);
+    let lastRefresh = 0;
     try {
       while (!this.stopped && !abort.aborted) {
+        if (Date.now() - lastRefresh >= REFRESH_EVERY_MS) {
+          lastRefresh = Date.now();
+          for (const t of await refreshTracked(this.pool)) this.log.info({ table: t }, 'the columns of a tracked table changed: its capture function is made anew');
+        }
         // while a batch is being published the changes wait for it and go out as one batch after it
         // (unless tickMaxChanges wait): batches grow when publishing is slow, instead of ticks
         // queueing up each with its own publish and the lag growing for as long as the load lasts

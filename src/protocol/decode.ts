@@ -33,6 +33,8 @@ class Check {
 }
 
 const OPS = new Set(['I', 'U', 'D', 'T']);
+/** pg_snapshot's text form. */
+const SNAPSHOT = /^\d+:\d+:(\d+(,\d+)*)?$/;
 
 /** Version 2 frames are plain JSON (row images are strings); version 1 carried them as objects. */
 function parse(body: string, v1: boolean): unknown {
@@ -71,6 +73,11 @@ export function decodeFrame(body: string, hint: { origin?: string } = {}): Frame
     if (changes[i].pos !== changes[i - 1].pos + 1) new Check({ origin, tick, pos: changes[i].pos }).fail('positions inside a frame must be consecutive');
   }
   const frame: Frame = { v: f.v as number, origin, epoch, tick, at, seen, changes };
+  if (f.snap !== undefined || f.end !== undefined) {
+    if (typeof f.snap !== 'string' || !SNAPSHOT.test(f.snap)) top.fail(`snap must be a snapshot (xmin:xmax:xip,…), got ${JSON.stringify(f.snap)}`);
+    frame.snap = f.snap as string;
+    frame.end = top.int(f.end, 'end');
+  }
   if (f.chunk !== undefined) {
     const k = top.obj(f.chunk, 'chunk', false) as Record<string, unknown>;
     const pos = top.int(k.pos, 'chunk.pos', 1);

@@ -75,6 +75,13 @@ export interface Frame {
    * this batch: every change of the frame committed after all of that was applied at the origin.
    */
   seen: Record<string, number>;
+  /**
+   * The snapshot of this frame's tick (pg_snapshot text) and the last position of its batch: once
+   * everything up to `end` is applied, every transaction of the origin visible in `snap` is
+   * (read-your-writes). A frame alone cannot say more: its batch may go on in later frames.
+   */
+  snap?: string;
+  end?: number;
   changes: Change[];
   chunk?: ChunkPart;
   /**
@@ -106,10 +113,14 @@ export interface BatchMeta {
   /** When the tick was cut (ISO 8601). */
   at: string;
   seen?: Record<string, number>;
+  /** The tick's snapshot and the batch's last position (see Frame). */
+  snap?: string;
+  end?: number;
 }
 
 const header = (m: BatchMeta) =>
-  `{"v":${PROTOCOL_VERSION},"origin":${JSON.stringify(m.origin)},"epoch":${m.epoch},"tick":${m.tick},"at":${JSON.stringify(m.at)},"seen":${JSON.stringify(m.seen ?? {})},`;
+  `{"v":${PROTOCOL_VERSION},"origin":${JSON.stringify(m.origin)},"epoch":${m.epoch},"tick":${m.tick},"at":${JSON.stringify(m.at)},"seen":${JSON.stringify(m.seen ?? {})},` +
+  (m.snap !== undefined && m.end !== undefined ? `"snap":${JSON.stringify(m.snap)},"end":${m.end},` : '');
 
 /** A frame with no change: the stream is at position `after`, and the origin's vector is `meta.seen`. */
 export function encodeHeartbeat(meta: BatchMeta, after: number): EncodedFrame {

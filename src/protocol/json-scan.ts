@@ -67,6 +67,35 @@ export function pickMembers(text: string, names: string[]): string {
   return `{${parts.join(', ')}}`;
 }
 
+/**
+ * As pickMembers, each member under the first of its names the object has (a column known by
+ * several names, as it was renamed): written under that name.
+ */
+export function pickMembersAny(text: string, choices: string[][]): string {
+  const all = new Map(members(text));
+  const parts: string[] = [];
+  for (const names of choices) {
+    const n = names.find((x) => all.has(x));
+    if (n === undefined) throw new SyntaxError(`member ${names.map((x) => JSON.stringify(x)).join(' (or ')}${names.length > 1 ? ')' : ''} is not in the row image`);
+    parts.push(`${JSON.stringify(n)}: ${all.get(n)}`);
+  }
+  return `{${parts.join(', ')}}`;
+}
+
+/**
+ * The object with members renamed (old name → new name; null: left out), written as keys are
+ * ("name": value, …); the text itself when no member has an old name.
+ */
+export function renameMembers(text: string, names: ReadonlyMap<string, string | null>): string {
+  const all = members(text);
+  if (!all.some(([n]) => names.has(n))) return text;
+  const kept = all.flatMap(([n, v]): [string, string][] => {
+    const to = names.has(n) ? names.get(n) : n;
+    return to ? [[to, v]] : [];
+  });
+  return `{${kept.map(([n, v]) => `${JSON.stringify(n)}: ${v}`).join(', ')}}`;
+}
+
 function skipWs(s: string, i: number): number {
   while (i < s.length) {
     const c = s.charCodeAt(i);

@@ -2,7 +2,9 @@ import { Applier } from '../apply/applier';
 import type { FerryConfig } from '../config/schema';
 import { checkOrigin, checkSchema } from '../capture/migrate';
 import { connect, createPool, databaseError } from '../common/db';
+import { FerryError } from '../common/errors';
 import type { Logger } from '../common/logger';
+import { unfinishedBootstrap } from '../tables/bootstrap';
 import { backoff } from '../common/retry';
 import { sleep } from '../common/sleep';
 import { Forwarder } from '../forward/forwarder';
@@ -31,6 +33,8 @@ export async function schemaReady(config: FerryConfig, log: Logger, stop: AbortS
     try {
       await checkSchema(c);
       await checkOrigin(c, config.origin);
+      const from = await unfinishedBootstrap(c);
+      if (from) throw new FerryError(`a bootstrap of this DC from ${from} has not finished: run \`ferry bootstrap --from ${from}\` again (it resumes where it stopped), then start Ferry`);
       return true;
     } finally {
       await c.end().catch(() => undefined);

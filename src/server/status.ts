@@ -75,6 +75,7 @@ export function formatStatus(s: DcStatus): string {
   const lines = [
     `DC ${s.dc}: ${s.healthy ? 'healthy' : 'NEEDS ATTENTION'}`,
     `  capture/forward (${s.local.origin}): published up to pos ${s.local.publishedPos}, tick ${s.local.lastTick}, ${s.local.pendingTicks} tick(s) waiting to publish, ${s.local.unticked} change id(s) not yet in a tick`,
+    `  version vector (position per origin): ${Object.entries(s.vector).map(([o, p]) => `${o} ${p}`).join(', ')}`,
   ];
   for (const p of s.peers) {
     lines.push(

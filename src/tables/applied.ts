@@ -13,7 +13,9 @@ export interface AppliedState {
   offset: string | null;
   status: 'running' | 'stopped';
   error: string | null;
-  errorKind: 'gap' | 'error' | null;
+  /** gap: waits and re-reads by itself; schema: tries again by itself every few seconds; error: needs an operator. */
+  errorKind: 'gap' | 'schema' | 'error' | null;
+  errorAt: Date | null;
   errorPos: number | null;
   sourceAt: Date | null;
   appliedAt: Date | null;
@@ -23,7 +25,7 @@ export interface AppliedState {
 export async function readApplied(db: Queryable, origin: string): Promise<AppliedState> {
   const r = await db.query(`select * from ferry.applied where origin = $1`, [origin]);
   const x = r.rows[0];
-  if (!x) return { origin, pos: 0, tick: null, seenPos: 0, offset: null, status: 'running', error: null, errorKind: null, errorPos: null, sourceAt: null, appliedAt: null, clockAheadMs: 0 };
+  if (!x) return { origin, pos: 0, tick: null, seenPos: 0, offset: null, status: 'running', error: null, errorKind: null, errorAt: null, errorPos: null, sourceAt: null, appliedAt: null, clockAheadMs: 0 };
   return {
     origin,
     pos: Number(x.pos),
@@ -33,6 +35,7 @@ export async function readApplied(db: Queryable, origin: string): Promise<Applie
     status: x.status,
     error: x.error,
     errorKind: x.error_kind,
+    errorAt: x.error_at,
     errorPos: x.error_pos === null ? null : Number(x.error_pos),
     sourceAt: x.source_at,
     appliedAt: x.applied_at,
@@ -72,22 +75,33 @@ export interface AppliedUpTo {
   peerSeen: Record<string, number> | null;
   /** How far ahead of this DC's clock the newest change was stamped (the skew alarm). */
   aheadMs: number;
+  /** The newest tick snapshot of the origin whose whole batch is now applied, when one is. */
+  snap?: { snap: string; tick: number } | null;
 }
+
+/** Moves ferry.applied.snap forward only (a redelivered older frame carries an older one). */
+const SNAP_SET = `snap = case when $9::bigint >= coalesce(snap_tick, 0) then coalesce($10::pg_snapshot, snap) else snap end,
+            snap_tick = greatest(snap_tick, $9::bigint)`;
 
 /** Inside the destination transaction that applied everything up to `u.pos`. */
 export async function recordApplied(db: Queryable, origin: string, u: AppliedUpTo): Promise<void> {
   await db.query(
     `update ferry.applied set pos = $2, tick = coalesce($3, tick), transport_offset = $4, source_at = $5, applied_at = clock_timestamp(),
             seen_pos = greatest(seen_pos, $6), seen_at = clock_timestamp(), status = 'running', error = null, error_kind = null, error_pos = null, error_at = null,
-            peer_seen = ferry.max_vector(peer_seen, $7::jsonb), clock_ahead_ms = $8
+            peer_seen = ferry.max_vector(peer_seen, $7::jsonb), clock_ahead_ms = $8, ${SNAP_SET}
       where origin = $1`,
-    [origin, u.pos, u.tick, u.offset, u.sourceAt, u.seenPos, u.peerSeen ? JSON.stringify(u.peerSeen) : null, u.aheadMs],
+    [origin, u.pos, u.tick, u.offset, u.sourceAt, u.seenPos, u.peerSeen ? JSON.stringify(u.peerSeen) : null, u.aheadMs, u.snap?.tick ?? null, u.snap?.snap ?? null],
   );
 }
 
-/** The origin's vector from a heartbeat (or a re-publish) at or below the applied position. */
-export async function recordPeerSeen(db: Queryable, origin: string, seen: Record<string, number>): Promise<void> {
-  await db.query('update ferry.applied set peer_seen = ferry.max_vector(peer_seen, $2::jsonb) where origin = $1', [origin, JSON.stringify(seen)]);
+/** The origin's vector (and tick snapshot) from a heartbeat or a re-publish at or below the applied position. */
+export async function recordPeerSeen(db: Queryable, origin: string, seen: Record<string, number>, snap: { snap: string; tick: number } | null = null): Promise<void> {
+  await db.query(
+    `update ferry.applied set peer_seen = ferry.max_vector(peer_seen, $2::jsonb),
+            snap = case when $3::bigint >= coalesce(snap_tick, 0) then coalesce($4::pg_snapshot, snap) else snap end, snap_tick = greatest(snap_tick, $3::bigint)
+      where origin = $1`,
+    [origin, JSON.stringify(seen), snap?.tick ?? null, snap?.snap ?? null],
+  );
 }
 
 /** Each peer's vector as of its last batch applied here: what it had applied of every origin. */
@@ -97,7 +111,7 @@ export async function peerVectors(db: Queryable): Promise<Record<string, Record<
 }
 
 /** Records that an origin's stream is stopped and why (shown by `ferry status`). */
-export async function stopStream(db: Queryable, origin: string, message: string, pos: number, kind: 'gap' | 'error'): Promise<void> {
+export async function stopStream(db: Queryable, origin: string, message: string, pos: number, kind: 'gap' | 'schema' | 'error'): Promise<void> {
   await db.query(
     `insert into ferry.applied (origin, status, error, error_kind, error_pos, error_at) values ($1, 'stopped', $2, $3, $4, clock_timestamp())
      on conflict (origin) do update set status = 'stopped', error = excluded.error, error_kind = excluded.error_kind,
@@ -110,4 +124,45 @@ export async function stopStream(db: Queryable, origin: string, message: string,
 export async function resumeStream(db: Queryable, origin: string): Promise<boolean> {
   const r = await db.query(`update ferry.applied set status = 'running', error = null, error_kind = null, error_pos = null, error_at = null where origin = $1 and status = 'stopped'`, [origin]);
   return r.rowCount === 1;
+}
+
+/** Whether a transaction of `origin` is applied here (visible in the applied tick snapshot), and where the stream is. */
+export async function transactionApplied(db: Queryable, origin: string, xid: string): Promise<{ applied: boolean; known: boolean; pos: number; status: string; error: string | null }> {
+  const r = await db.query<{ ok: boolean | null; pos: string; status: string; error: string | null }>(
+    'select snap is not null and pg_visible_in_snapshot($2::xid8, snap) as ok, pos, status, error from ferry.applied where origin = $1',
+    [origin, xid],
+  );
+  const x = r.rows[0];
+  if (!x) return { applied: false, known: false, pos: 0, status: 'none', error: null };
+  return { applied: x.ok === true, known: true, pos: Number(x.pos), status: x.status, error: x.error };
+}
+
+/** A DC's applied state of every origin, as `ferry bootstrap` copies it (read in the copy's snapshot). */
+export async function appliedMarks(db: Queryable): Promise<{ origin: string; pos: number; tick: number | null; offset: string | null; snap: string | null; snapTick: number | null; seen: Record<string, number> }[]> {
+  const r = await db.query<{ origin: string; pos: string; tick: string | null; transport_offset: string | null; snap: string | null; snap_tick: string | null; peer_seen: Record<string, number> }>(
+    'select origin, pos, tick, transport_offset, snap::text as snap, snap_tick, peer_seen from ferry.applied',
+  );
+  return r.rows.map((x) => ({
+    origin: x.origin,
+    pos: Number(x.pos),
+    tick: x.tick === null ? null : Number(x.tick),
+    offset: x.transport_offset,
+    snap: x.snap,
+    snapTick: x.snap_tick === null ? null : Number(x.snap_tick),
+    seen: x.peer_seen ?? {},
+  }));
+}
+
+/** Where a bootstrapped DC starts each origin's stream (before its appliers ever ran). */
+export async function startApplied(
+  db: Queryable,
+  m: { origin: string; pos: number; tick: number | null; offset: string | null; snap: string | null; snapTick: number | null; seen: Record<string, number> },
+): Promise<void> {
+  await db.query(
+    `insert into ferry.applied (origin, pos, tick, transport_offset, seen_pos, snap, snap_tick, peer_seen, applied_at)
+     values ($1, $2, $3, $4, $2, $5::pg_snapshot, $6, $7::jsonb, clock_timestamp())
+     on conflict (origin) do update set pos = excluded.pos, tick = excluded.tick, transport_offset = excluded.transport_offset, seen_pos = excluded.seen_pos,
+                                        snap = excluded.snap, snap_tick = excluded.snap_tick, peer_seen = excluded.peer_seen, applied_at = excluded.applied_at`,
+    [m.origin, m.pos, m.tick, m.offset, m.snap, m.snapTick, JSON.stringify(m.seen)],
+  );
 }

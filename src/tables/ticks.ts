@@ -115,3 +115,33 @@ export async function forwardState(db: Queryable): Promise<ForwardState> {
     forwarderEpoch: Number(x.epoch),
   };
 }
+
+/**
+ * In the snapshot of a bootstrap copy: the end of the last stamped batch it holds (every change up
+ * to there is visible in it), with that tick. Changes after it may be visible too: they are told
+ * by xid.
+ */
+export async function stampedEnd(db: Queryable): Promise<{ pos: number; tick: number | null }> {
+  const r = await db.query<{ pos: string; tick: string | null }>(
+    `select coalesce(max(first_pos + cnt - 1), 0) as pos, max(tick) as tick from ferry.ticks where first_pos is not null`,
+  );
+  return { pos: Number(r.rows[0].pos), tick: r.rows[0].tick === null ? null : Number(r.rows[0].tick) };
+}
+
+/**
+ * The last position of this origin's stream at or below which every change visible in all the
+ * given snapshots lies: the end of the last published batch, if its tick's snapshot holds every
+ * such change (a published change the pruner emptied away is in it or before it); null while one
+ * of them is still in no published batch (ask again once the forwarder published more).
+ */
+export async function coveringEnd(db: Queryable, snaps: string[]): Promise<number | null> {
+  const r = await db.query<{ end_pos: string; covers: boolean }>(
+    `select t.first_pos + t.cnt - 1 as end_pos,
+            not exists (select 1 from ferry.changes c, unnest($1::pg_snapshot[]) s
+                         where c.xid >= pg_snapshot_xmin(t.snap) and pg_visible_in_snapshot(c.xid, s) and not pg_visible_in_snapshot(c.xid, t.snap)) as covers
+       from ferry.ticks t where t.published_at is not null order by t.tick desc limit 1`,
+    [snaps],
+  );
+  const x = r.rows[0];
+  return x && x.covers ? Number(x.end_pos) : null;
+}

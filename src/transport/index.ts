@@ -3,7 +3,8 @@ import type { Logger } from '../common/logger';
 import type { Publisher, Subscriber } from './types';
 import { KafkaPublisher } from './kafka';
 import { KafkaSubscriber } from './kafka-subscriber';
-import { SqsPublisher } from './sqs';
+import { queueExists, SqsPublisher } from './sqs';
+import { sqsQueueName } from './names';
 import { SqsSubscriber } from './sqs-subscriber';
 
 export type { Delivery, Publisher, Subscriber } from './types';
@@ -22,4 +23,18 @@ export function publisherFor(cfg: FerryConfig, log: Logger): Publisher {
 export function subscriberFor(cfg: FerryConfig, origin: string, log: Logger): Subscriber {
   const t = cfg.transport;
   return t.kind === 'kafka' ? new KafkaSubscriber(t, origin, cfg.origin, log) : new SqsSubscriber(t, origin, cfg.origin, log);
+}
+
+/**
+ * Whether the transport already keeps `origin`'s stream for this DC from now on, so a DC that starts
+ * applying later misses nothing: a Kafka topic keeps everything for every reader; an SQS queue
+ * exists only once the origin's forwarder knows this DC (its peers/destinations) and has started.
+ * null when it does, else what to do.
+ */
+export async function streamKeptProblem(cfg: FerryConfig, origin: string): Promise<string | null> {
+  const t = cfg.transport;
+  if (t.kind === 'kafka') return null;
+  const name = sqsQueueName(t.queuePrefix, origin, cfg.origin);
+  if (await queueExists(t, name)) return null;
+  return `${origin} does not send to ${cfg.origin} yet (queue ${name} does not exist): add ${cfg.origin} to ${origin}'s peers (or destinations) and restart its \`ferry run\`, then run \`ferry bootstrap\` again`;
 }

@@ -129,3 +129,17 @@ export class SqsPublisher implements Publisher {
     this.client.destroy();
   }
 }
+
+/** Whether a queue exists (its origin's forwarder creates it for each destination it knows). */
+export async function queueExists(cfg: SqsConfig, name: string): Promise<boolean> {
+  const client = sqsClient(cfg);
+  try {
+    const r = await client.send(new GetQueueUrlCommand({ QueueName: name }));
+    return !!r.QueueUrl;
+  } catch (e) {
+    if (/NonExistentQueue|QueueDoesNotExist/i.test((e as Error).name + (e as Error).message)) return false;
+    throw e;
+  } finally {
+    client.destroy();
+  }
+}

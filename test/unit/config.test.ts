@@ -65,6 +65,16 @@ describe('configuration', () => {
     expect(msg).toMatch(/bogus/);
   });
 
+  it('peerDatabases: from the file, or FERRY_PEER_DATABASES__<DC> with the DC id in upper case and _ for - (or for _ where a DC of the config is so named)', () => {
+    const c = loadConfig(file(BASE.replace('peers: [dc-b, dc-c]', 'peers: [dc-b, dc_x]') + 'peerDatabases: { dc-b: "postgres://u:pw@b/app" }\n'), {
+      FERRY_PEER_DATABASES__DC_C: 'postgres://u:pw@c/app',
+      FERRY_PEER_DATABASES__DC_X: 'postgres://u:pw@x/app',
+    });
+    expect(c.peerDatabases).toEqual({ 'dc-b': 'postgres://u:pw@b/app', 'dc-c': 'postgres://u:pw@c/app', dc_x: 'postgres://u:pw@x/app' });
+    expect(loadConfig(file(BASE), {}).peerDatabases).toEqual({});
+    expect(() => loadConfig(file(BASE), { FERRY_PEER_DATABASES__DC_B: 'mysql://nope' })).toThrow(/peerDatabases\.dc-b: a peer database must be a postgres:\/\/ connection URL \(set it in the config file or FERRY_PEER_DATABASES__DC_B\)/);
+  });
+
   it('says which file is missing', () => {
     expect(() => loadConfig('/nonexistent/ferry.yaml', {})).toThrow(/cannot read config file \/nonexistent\/ferry.yaml/);
   });

@@ -24,6 +24,26 @@ const positions = (cs: Change[]) => cs.map((c) => c.pos);
 beforeEach(() => (offset = 0));
 
 describe('IntakeLedger', () => {
+  it("read-your-writes: a tick's snapshot is released only with the last frame of its batch", () => {
+    const l = ledger();
+    // batch of tick 7 is positions 1..3, cut into two frames; tick 8 is position 4 alone
+    const meta = { origin: ORIGIN, epoch: 1, tick: 7, at: AT, snap: '100:105:101', end: 3 };
+    const [f1, f2] = encodeFrames(meta, [change(1), change(2), change(3)], 400).map((f) => ({ body: f.body, origin: ORIGIN, offset: String(offset++) }));
+    expect(f2).toBeDefined();
+    const [g] = encodeFrames({ ...meta, tick: 8, snap: '104:110:', end: 4 }, [change(4)], 100_000).map((f) => ({ body: f.body, origin: ORIGIN, offset: String(offset++) }));
+    l.receive(f1);
+    l.receive(f2);
+    l.receive(g);
+    const first = JSON.parse(f1.body).changes.length as number;
+    expect(l.releasable(first).snap).toBeNull(); // the batch goes on: its snapshot is not true yet
+    expect(l.releasable(3).snap).toEqual({ snap: '100:105:101', tick: 7 });
+    expect(l.releasable(4).snap).toEqual({ snap: '104:110:', tick: 8 });
+    // a heartbeat after position 4 carries the next (empty) tick's snapshot
+    l.applyCommitted(4);
+    l.receive({ body: encodeHeartbeat({ ...meta, tick: 9, snap: '111:111:', end: 4 }, 4).body, origin: ORIGIN, offset: String(offset++) });
+    expect(l.takeDuplicates().snap).toEqual({ snap: '111:111:', tick: 9 });
+  });
+
   it('out of order: nothing is ready until the next position arrives, then all in order', () => {
     const l = ledger();
     const [d1, d2, d3] = [1, 2, 3].map((p) => deliveries([change(p)])[0]);
@@ -51,7 +71,7 @@ describe('IntakeLedger', () => {
     const [late] = deliveries([change(2)]);
     l.receive(late);
     expect(l.take(10)).toEqual([]);
-    expect(l.takeDuplicates()).toEqual({ ack: [late], seen: {} });
+    expect(l.takeDuplicates()).toEqual({ ack: [late], seen: {}, snap: null });
   });
 
   it('gap: names the missing position, the first change held after it and that change\'s tick', () => {

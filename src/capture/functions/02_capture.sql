@@ -4,7 +4,10 @@
 -- most of its cost).
 --
 -- The row image is row_to_json(NEW): values in PostgreSQL's own output, json columns exactly as
--- written. Beside it, json_text holds the exact text of what the image cannot say: a json or jsonb
+-- written. The function reads the row only through its images (the key too, by column name as data),
+-- so application DDL (a column renamed, added, dropped, retyped) never breaks a write: a renamed key
+-- or counter column is found by its attribute number until the ticker makes the function anew
+-- (ferry.refresh_tracked, functions/08_schema_changes.sql). Beside it, json_text holds the exact text of what the image cannot say: a json or jsonb
 -- column holding the JSON null (the image says null, as for SQL NULL), and an array whose bounds
 -- are not 1 ('[0:2]={1,2,3}': the image says [1,2,3]). NULL for everything else, so most tables pay
 -- nothing for it. A table with float, interval or money columns gets its capture function with
@@ -19,16 +22,13 @@ declare
   t ferry.tracked;
   st ferry.state;
   v_target text;
-  v_newkey text;
-  v_oldkey text;
-  v_oldobj text;
-  v_jtext text;
-  v_keytext_new text;
-  v_keytext_old text;
+  v_jtext text := '';
   v_wall text;
   v_counters text := '';
   v_counters_json text := 'null';
-  c text;
+  v_stale text := '';
+  v_keyexpr text;
+  i int;
 begin
   select * into t from ferry.tracked where tbl = p_tbl;
   if not found then
@@ -39,19 +39,37 @@ begin
     raise exception 'ferry: this database has no DC id yet: run `ferry init --config FILE` (it records the origin)';
   end if;
   v_target := format('ferry.changes_%s', st.slot);
-  select string_agg(format('NEW.%I', k), ', '), string_agg(format('OLD.%I', k), ', '),
-         string_agg(format('%L, OLD.%I', k, k), ', '),
-         -- the key as the wire writes it: {"a": 1, "b": "x"} (src/protocol/json-scan.ts)
-         '''{'' || ' || string_agg(format('%L || to_json(NEW.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}''',
-         '''{'' || ' || string_agg(format('%L || to_json(OLD.%I)::text', to_json(k)::text || ': ', k), ' || '', '' || ') || ' || ''}'''
-    into v_newkey, v_oldkey, v_oldobj, v_keytext_new, v_keytext_old
-    from unnest(t.key_cols) k;
-  -- exact text where the image cannot carry it; one jsonb_build_object per column (no 100-argument limit)
-  select string_agg(format('jsonb_build_object(%L, %s)', a.attname,
-                           case when b.base in ('json'::regtype, 'jsonb'::regtype)
-                                then format('case when %s_typeof(NEW.%I::%s) = %L then %L end', b.base, a.attname, b.base, 'null', 'null')
-                                else format('case when NEW.%I::text like %L then NEW.%I::text end', a.attname, '[%', a.attname) end),
-                    ' || ' order by a.attnum)
+  -- the key as the wire writes it, {"a": 1, "b": "x"} (src/protocol/json-scan.ts), from a row image
+  -- ($img: v_new or v_old); null when a key column's name is not in the image (renamed since)
+  select $q$'{' || $q$ || string_agg(format($q$to_json(v_kn[%1$s])::text || ': ' || ($img -> v_kn[%1$s])::text$q$, o), $q$ || ', ' || $q$ order by o) || $q$ || '}'$q$
+    into v_keyexpr
+    from generate_subscripts(t.key_cols, 1) o;
+  -- exact text where the image cannot carry it (a json null, array bounds). The image says whether
+  -- the column is there under this name and whether its value may need it; only then is the column
+  -- read by name, in a block of its own: a column renamed, dropped or retyped since this function was
+  -- made is skipped (its exact text waits for the function made anew), never an error in a write.
+  -- The block is entered only for those values and writes nothing (no subtransaction id).
+  select coalesce(string_agg(case when b.base in ('json'::regtype, 'jsonb'::regtype)
+                                  then format($j$
+  if json_typeof(v_new -> %1$L) = 'null' then
+    begin
+      if NEW.%2$I is not null then
+        v_jt := coalesce(v_jt, '{}') || jsonb_build_object(%1$L, 'null');
+      end if;
+    exception when others then
+      null;
+    end;
+  end if;$j$, a.attname, a.attname)
+                                  else format($j$
+  if json_typeof(v_new -> %1$L) = 'array' then
+    begin
+      if NEW.%2$I::text like '[%%' then
+        v_jt := coalesce(v_jt, '{}') || jsonb_build_object(%1$L, NEW.%2$I::text);
+      end if;
+    exception when others then
+      null;
+    end;
+  end if;$j$, a.attname, a.attname) end, '' order by a.attnum), '')
     into v_jtext
     from pg_attribute a
     cross join lateral (
@@ -62,33 +80,38 @@ begin
       select d.oid::regtype as base, d.typcategory as cat from d where d.typtype <> 'd') b
    where a.attrelid = p_tbl and a.attnum > 0 and not a.attisdropped
      and (b.base in ('json'::regtype, 'jsonb'::regtype) or b.cat = 'A');
-  v_jtext := case when v_jtext is null then 'null'
-                  else format('nullif(jsonb_strip_nulls(%s), %L)', v_jtext, '{}') end;
+  if v_jtext <> '' then
+    v_jtext := E'\n  if TG_OP <> ''DELETE'' then' || replace(v_jtext, E'\n', E'\n  ') || E'\n  end if;';
+  end if;
   -- this DC's wall clock in milliseconds (plus the offset a test may inject, read now: a constant)
   v_wall := format('((extract(epoch from clock_timestamp()) * 1000)::bigint + %s)', st.clock_offset_ms);
   -- counter columns: this DC's share moves by the change; the change carries the share (and the
   -- value counting began with, the first time), never a delta, so redelivery cannot add twice
-  foreach c in array t.counters loop
+  for i in 1 .. coalesce(cardinality(t.counters), 0) loop
+    v_stale := v_stale || format(' or (v_cn[%1$s] is not null and coalesce(v_new, v_old) -> v_cn[%1$s] is null)', i);
     v_counters := v_counters || format($c$
-    v_key := case when TG_OP = 'DELETE' then %5$s else %6$s end;
+  if v_cn[%3$s] is not null then
+    v_key := case when TG_OP = 'DELETE' then v_oldkey else v_newkey end;
     if TG_OP = 'INSERT' then
-      insert into ferry.counters as s (tbl, key, col, dc, value, ms, origin, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0), v_ms, %3$L, v_id)
+      insert into ferry.counters as s (tbl, key, col, dc, value, ms, origin, seq) values (%1$s, v_key, v_cn[%3$s], %2$L, coalesce((v_new ->> v_cn[%3$s])::numeric, 0), v_ms, %2$L, v_id)
       on conflict (tbl, key, col, dc) do update set value = excluded.value, ms = excluded.ms, origin = excluded.origin, seq = excluded.seq;
-      v_shares := v_shares || jsonb_build_object(%2$L, jsonb_build_object(%3$L, coalesce(NEW.%4$I, 0)::text));
-    elsif TG_OP = 'UPDATE' and NEW.%4$I is distinct from OLD.%4$I then
+      v_shares := v_shares || jsonb_build_object(v_cn[%3$s], jsonb_build_object(%2$L, coalesce((v_new ->> v_cn[%3$s])::numeric, 0)::text));
+    elsif TG_OP = 'UPDATE' and (v_new ->> v_cn[%3$s])::numeric is distinct from (v_old ->> v_cn[%3$s])::numeric then
       insert into ferry.counters (tbl, key, col, dc, value, ms, origin, seq)
-      select %1$s, v_key, %2$L, '', coalesce(OLD.%4$I, 0), v_ms, %3$L, v_id
-       where not exists (select 1 from ferry.counters where tbl = %1$s and key = v_key and col = %2$L);
-      insert into ferry.counters as s (tbl, key, col, dc, value, ms, origin, seq) values (%1$s, v_key, %2$L, %3$L, coalesce(NEW.%4$I, 0) - coalesce(OLD.%4$I, 0), v_ms, %3$L, v_id)
+      select %1$s, v_key, v_cn[%3$s], '', coalesce((v_old ->> v_cn[%3$s])::numeric, 0), v_ms, %2$L, v_id
+       where not exists (select 1 from ferry.counters where tbl = %1$s and key = v_key and col = v_cn[%3$s]);
+      insert into ferry.counters as s (tbl, key, col, dc, value, ms, origin, seq)
+      values (%1$s, v_key, v_cn[%3$s], %2$L, coalesce((v_new ->> v_cn[%3$s])::numeric, 0) - coalesce((v_old ->> v_cn[%3$s])::numeric, 0), v_ms, %2$L, v_id)
       on conflict (tbl, key, col, dc) do update set value = s.value + excluded.value, ms = excluded.ms, origin = excluded.origin, seq = excluded.seq;
-      v_shares := v_shares || jsonb_build_object(%2$L, (select jsonb_object_agg(dc, value::text) from ferry.counters
-                                                          where tbl = %1$s and key = v_key and col = %2$L and dc in (%3$L, '')));
+      v_shares := v_shares || jsonb_build_object(v_cn[%3$s], (select jsonb_object_agg(dc, value::text) from ferry.counters
+                                                               where tbl = %1$s and key = v_key and col = v_cn[%3$s] and dc in (%2$L, '')));
     elsif TG_OP = 'DELETE' then
       -- a delete resets the counter: every share here is older than it
-      delete from ferry.counters where tbl = %1$s and key = v_key and col = %2$L;
-      insert into ferry.counter_resets as r (tbl, key, ms, origin, seq) values (%1$s, v_key, v_ms, %3$L, v_id)
+      delete from ferry.counters where tbl = %1$s and key = v_key and col = v_cn[%3$s];
+      insert into ferry.counter_resets as r (tbl, key, ms, origin, seq) values (%1$s, v_key, v_ms, %2$L, v_id)
       on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq;
-    end if;$c$, p_tbl::oid, c, st.origin, c, v_keytext_old, v_keytext_new);
+    end if;
+  end if;$c$, p_tbl::oid, st.origin, i);
   end loop;
   if v_counters <> '' then
     v_counters_json := 'v_shares';
@@ -99,19 +122,45 @@ declare
   v_id bigint;
   v_key text;
   v_shares jsonb := '{}';
+  v_new json;
+  v_old json;
+  v_newkey text;
+  v_oldkey text;
+  v_jt jsonb;
+  -- the names of the key and counter columns when this function was made
+  v_kn text[] := %2$L;
+  v_cn text[] := %5$L;
 begin
   -- writes applied by Ferry carry ferry.origin and are not captured again (loop prevention)
   if current_setting('ferry.origin', true) <> '' then
     return null;
   end if;
-  -- a key written here anew (an insert, the new key of a key change) first waits for an applier
-  -- recording a version of that key: then either the applier sees this row before it commits, or
-  -- this change reads the clock after the applier moved it past the applied version (DESIGN.md §6)
-  if TG_OP = 'INSERT' then
-    perform 1 from ferry.row_versions where tbl = %3$s and key = %9$s for share;
-  elsif TG_OP = 'UPDATE' then
-    if (%4$s) is distinct from (%5$s) then
-      perform 1 from ferry.row_versions where tbl = %3$s and key = %9$s for share;
+  if TG_OP <> 'TRUNCATE' then
+    -- the row is read through its images: no column name here can break a write
+    if TG_OP <> 'DELETE' then
+      v_new := row_to_json(NEW);
+      v_newkey := %4$s;
+    end if;
+    if TG_OP <> 'INSERT' then
+      v_old := row_to_json(OLD);
+      v_oldkey := %6$s;
+    end if;
+    -- a key or counter column renamed since this function was made (the ticker makes it anew soon):
+    -- the columns are found by their attribute numbers
+    if (TG_OP <> 'DELETE' and v_newkey is null) or (TG_OP <> 'INSERT' and v_oldkey is null)%9$s then
+      select n.keys, n.counters into v_kn, v_cn from ferry.capture_names(TG_RELID) n;
+      if TG_OP <> 'DELETE' then
+        v_newkey := %4$s;
+      end if;
+      if TG_OP <> 'INSERT' then
+        v_oldkey := %6$s;
+      end if;
+    end if;
+    -- a key written here anew (an insert, the new key of a key change) first waits for an applier
+    -- recording a version of that key: then either the applier sees this row before it commits, or
+    -- this change reads the clock after the applier moved it past the applied version (DESIGN.md §6)
+    if TG_OP = 'INSERT' or (TG_OP = 'UPDATE' and v_newkey is distinct from v_oldkey) then
+      perform 1 from ferry.row_versions where tbl = %3$s and key = v_newkey for share;
     end if;
   end if;
   -- the version of this change: the clock's floor (moved on by the ticker and the appliers; by
@@ -129,29 +178,31 @@ begin
     end if;
     return null;
   end if;
-  v_id := nextval('ferry.change_id_seq');%11$s
+  v_id := nextval('ferry.change_id_seq');%7$s%10$s
   if TG_OP = 'UPDATE' then
-    if (%4$s) is distinct from (%5$s) then
-      insert into %1$s (id, tbl, op, row, old, json_text, hlc, counters) values (v_id, %3$s, 'U', row_to_json(NEW), jsonb_build_object(%6$s), %7$s, v_ms, %12$s);
+    if v_newkey is distinct from v_oldkey then
+      insert into %1$s (id, tbl, op, row, old, json_text, hlc, counters) values (v_id, %3$s, 'U', v_new, v_oldkey::jsonb, v_jt, v_ms, %11$s);
       -- the old key is gone: a tombstone, so a late change to it cannot bring it back
       insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
-      values (%3$s, %10$s, v_ms, %13$L, v_id, true, pg_current_xact_id(), null)
+      values (%3$s, v_oldkey, v_ms, %12$L, v_id, true, pg_current_xact_id(), null)
       on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = true, xid = excluded.xid, pos = null;
     else
-      insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'U', row_to_json(NEW), %7$s, v_ms, %12$s);
+      insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'U', v_new, v_jt, v_ms, %11$s);
     end if;
   elsif TG_OP = 'INSERT' then
-    insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'I', row_to_json(NEW), %7$s, v_ms, %12$s);
+    insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'I', v_new, v_jt, v_ms, %11$s);
   else
-    insert into %1$s (id, tbl, op, row, hlc) values (v_id, %3$s, 'D', json_build_object(%6$s), v_ms);
+    -- the image of a delete is its key
+    insert into %1$s (id, tbl, op, row, hlc) values (v_id, %3$s, 'D', v_oldkey::json, v_ms);
     -- a tombstone (key + version): a late update elsewhere cannot bring the row back
     insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
-    values (%3$s, %10$s, v_ms, %13$L, v_id, true, pg_current_xact_id(), null)
+    values (%3$s, v_oldkey, v_ms, %12$L, v_id, true, pg_current_xact_id(), null)
     on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = true, xid = excluded.xid, pos = null;
   end if;
   return null;
 end
-$body$, v_target, null, p_tbl::oid, v_newkey, v_oldkey, v_oldobj, v_jtext, v_wall, v_keytext_new, v_keytext_old, v_counters, v_counters_json, st.origin);
+$body$, v_target, t.key_cols, p_tbl::oid, replace(v_keyexpr, '$img', 'v_new'), t.counters, replace(v_keyexpr, '$img', 'v_old'),
+   v_jtext, v_wall, v_stale, v_counters, v_counters_json, st.origin);
 end $$;
 
 -- The output settings a table's capture function pins: float, interval and money values (also in
@@ -176,11 +227,14 @@ $$;
 create or replace function ferry.capture_function_name(p_tbl regclass) returns text
 language sql immutable as $$ select format('ferry.%I', 'capture_' || p_tbl::oid) $$;
 
+-- Makes the table's capture function for its columns as they are now, and notes them (shape), so the
+-- ticker can tell when application DDL changed them (ferry.refresh_tracked).
 create or replace function ferry.install_capture(p_tbl regclass) returns void
 language plpgsql as $$
 begin
   execute format('create or replace function %s() returns trigger language plpgsql %s as %L',
                  ferry.capture_function_name(p_tbl), ferry.capture_settings(p_tbl), ferry.capture_source(p_tbl));
+  update ferry.tracked set shape = ferry.table_shape(p_tbl) where tbl = p_tbl;
 end $$;
 
 create or replace function ferry.drop_capture_triggers(p_tbl regclass) returns void

@@ -112,11 +112,18 @@ begin
     raise exception 'ferry: % cannot be counter column(s) of %: a counter is a smallint, integer, bigint or numeric column that is not part of the key', v_missing, p_tbl;
   end if;
 
-  insert into ferry.tracked (tbl, schema_name, table_name, key_cols, key_source, active, counters)
-  values (p_tbl, v_schema, v_name, v_key, v_source, true, coalesce(p_counters, '{}'))
+  -- the key and counter columns by attribute number too: a rename keeps it (ferry.capture_names)
+  insert into ferry.tracked (tbl, schema_name, table_name, key_cols, key_source, active, counters, key_attnums, counter_attnums)
+  values (p_tbl, v_schema, v_name, v_key, v_source, true, coalesce(p_counters, '{}'),
+          (select array_agg(a.attnum order by k.o) from unnest(v_key) with ordinality k(n, o)
+             join pg_attribute a on a.attrelid = p_tbl and a.attname = k.n),
+          (select coalesce(array_agg(a.attnum order by k.o), '{}') from unnest(coalesce(p_counters, '{}')) with ordinality k(n, o)
+             join pg_attribute a on a.attrelid = p_tbl and a.attname = k.n))
   on conflict (tbl) do update set key_cols = excluded.key_cols, key_source = excluded.key_source,
                                   schema_name = excluded.schema_name, table_name = excluded.table_name, active = true,
-                                  counters = excluded.counters;
+                                  counters = excluded.counters, key_attnums = excluded.key_attnums,
+                                  counter_attnums = excluded.counter_attnums;
+  perform ferry.note_column_names(p_tbl);
 
   perform ferry.install_capture(p_tbl);
   v_fn := ferry.capture_function_name(p_tbl);
