@@ -5,12 +5,13 @@ STATE := .ferry
 JEST := node_modules/.bin/jest
 SERVICES_ENV := $(STATE)/services.env
 
-.PHONY: help install build services-up services-down services-status test test-unit test-integration demo bench lint clean
+.PHONY: help install build services-up services-down services-status test test-unit test-integration chaos demo bench lint clean
 
 help:
 	@echo "make demo           start local PostgreSQL x3, Kafka and an SQS server, and show sync between DCs"
 	@echo "make test           install, build, start the services, run unit + integration tests"
 	@echo "make test-unit      unit tests only (no services needed)"
+	@echo "make chaos          the long fault run: 5 min of load, 30 kill -9, broker restart, SQS down 30 s"
 	@echo "make services-up    start the local services; addresses go to $(SERVICES_ENV)"
 	@echo "make services-down  stop them"
 	@echo "make bench          run the benchmark suite (bench/suite.ts): bench/results.json + bench/RESULTS.md"
@@ -46,6 +47,11 @@ test-integration: build services-up
 	set -a; source $(SERVICES_ENV); set +a; $(JEST) --selectProjects integration --runInBand
 
 test: test-unit test-integration
+
+# The fault suite at full length (make test runs it short): kill -9 of ferry run 30 times in 5 min of
+# writes, the Kafka broker restarted, the SQS server not answering for 30 s, a PostgreSQL restarted.
+chaos: build services-up
+	set -a; source $(SERVICES_ENV); set +a; FERRY_CHAOS_MS=300000 FERRY_CHAOS_KILLS=30 FERRY_DOWN_S=30 $(JEST) --selectProjects integration --runInBand test/e2e/chaos.test.ts
 
 demo: build services-up
 	bash scripts/demo.sh
