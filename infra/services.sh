@@ -6,7 +6,9 @@
 #
 # `restart` stops the selected services, waits FERRY_DOWN_S seconds (default 0), and starts them
 # again: a fault the chaos tests inject (FERRY_SERVICES=kafka, or FERRY_SERVICES=pg with
-# FERRY_PG_ONLY=dc-c for one cluster).
+# FERRY_PG_ONLY=dc-c for one cluster). `pause` freezes the selected servers (SIGSTOP) for
+# FERRY_DOWN_S seconds: a server that does not answer, without the data loss a restart means for
+# the SQS server, which keeps its queues in memory (SQS itself is durable).
 #
 # `up` is idempotent: what already runs is left alone. On success it writes .ferry/services.env
 # (FERRY_DC_A_URL, FERRY_DC_B_URL, FERRY_DC_C_URL, FERRY_KAFKA_BROKERS, FERRY_SQS_ENDPOINT).
@@ -59,8 +61,8 @@ write_env() {
 
 cmd=${1:-}
 case $cmd in
-up | down | status | restart) ;;
-*) die "usage: bash infra/services.sh up|down|status|restart" ;;
+up | down | status | restart | pause) ;;
+*) die "usage: bash infra/services.sh up|down|status|restart|pause" ;;
 esac
 
 ensure_state_dirs
@@ -88,6 +90,22 @@ restart)
   for s in "${services[@]}"; do "${s}_wait"; done
   write_env
   say "restarted: ${services[*]}"
+  ;;
+pause)
+  pids=()
+  for s in "${services[@]}"; do
+    case $s in
+    kafka) pid_alive kafka "$kafka_props" && pids+=("$(<"$run_dir/kafka.pid")") ;;
+    sqs) pid_alive elasticmq "$sqs_conf" && pids+=("$(<"$run_dir/elasticmq.pid")") ;;
+    *) die "pause knows kafka and sqs, not '$s'" ;;
+    esac
+  done
+  ((${#pids[@]})) || die "nothing to pause: ${services[*]} not running"
+  kill -STOP "${pids[@]}"
+  say "paused: ${services[*]} for ${FERRY_DOWN_S:-0} s"
+  sleep "${FERRY_DOWN_S:-0}"
+  kill -CONT "${pids[@]}"
+  say "resumed: ${services[*]}"
   ;;
 status)
   rc=0

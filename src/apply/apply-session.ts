@@ -6,20 +6,18 @@ import type { Logger } from '../common/logger';
 import { appliedChanges, applyErrors } from '../common/metrics';
 import { backoff } from '../common/retry';
 import { sleep } from '../common/sleep';
-import { Change, changeAsJson } from '../protocol/envelope';
+import type { Change } from '../protocol/envelope';
 import { readApplied, recordApplied, recordPeerSeen, stopStream } from '../tables/applied';
-import { inboxAbove, keepInInbox, removeFromInbox } from '../tables/inbox';
-import { copiedOf } from '../tables/bootstrap';
-import { pendingSkips, recordSkipped } from '../tables/skips';
+import { removeFromInbox } from '../tables/inbox';
 import type { Delivery, Subscriber } from '../transport/types';
-import { CopiedChanges } from './copied';
+import { ChangeFilter } from './change-filter';
+import { Deliveries } from './deliveries';
 import { afterFailure, DestinationTransaction } from './dest-tx';
 import { GapWatch, gapMessage } from './gap-watch';
 import { IntakeLedger } from './intake';
 import { GroupWriter } from './group-writer';
 import { groupContext } from './policy';
 import { TableCatalog } from './table-info';
-import { underNamesHere } from './renames';
 
 export type SessionEnd = 'stopped' | 'fenced' | 'error';
 
@@ -37,9 +35,8 @@ export class ApplySession {
   private ledger!: IntakeLedger;
   private tx!: DestinationTransaction;
   private catalog!: TableCatalog;
-  private skips = new Set<number>();
-  /** Changes a bootstrap copy of this DC already holds (dropped), while there can be any. */
-  private copied?: CopiedChanges;
+  private filter!: ChangeFilter;
+  private io!: Deliveries;
   private failure?: { error: Error; end: SessionEnd };
   private end!: () => void;
   private readonly ended = new Promise<void>((r) => (this.end = r));
@@ -66,6 +63,10 @@ export class ApplySession {
     const client = await this.pool.connect();
     // a source transaction larger than this is written as it streams in, not held whole
     this.tx = new DestinationTransaction(client, this.origin, Math.max(4 * this.cfg.apply.groupChanges, 20_000));
+    this.io = new Deliveries(this.origin, this.pool, this.sub, this.ledger, this.log, async () => {
+      await this.tx.rollback();
+      this.gaps.reset();
+    });
     let lost: Error | undefined;
     const onStop = () => {
       this.stopping = true;
@@ -81,10 +82,9 @@ export class ApplySession {
     client.on('error', onLost);
     try {
       this.catalog = new TableCatalog(client, this.origin);
-      this.skips = await pendingSkips(client, this.origin);
-      const c = await copiedOf(client, this.origin);
-      if (c && c.until > this.ledger.applied) this.copied = new CopiedChanges(this.origin, c.source, c.until, c.tables);
-      await this.loadInbox();
+      this.filter = new ChangeFilter(this.origin, this.catalog, this.log);
+      await this.filter.load(client, this.ledger.applied);
+      await this.io.loadInbox();
       this.gaps.start(() => void this.serial(() => this.checkGap()).catch((err) => this.log.warn({ err }, 'gap check failed')));
       await this.sub.start((batch) => this.handle(batch), st.offset ?? undefined);
       this.log.info({ applied: this.ledger.applied }, 'applying');
@@ -129,17 +129,12 @@ export class ApplySession {
     }
     const applying = this.serial(async () => {
       await this.drain();
-      await this.spillIfStalled();
+      if (!this.failure) await this.io.spillIfStalled(this.tx.isOpen);
     });
     applying.catch((err) => this.log.warn({ err }, 'applying failed'));
     if (this.sub.blocksWhileUnacked || this.ledger.size >= this.cfg.apply.groupChanges) await applying;
     // backpressure: a full buffer waiting on a gap stops the intake until the gap is handled
     while (!this.failure && !this.stopping && this.ledger.full() && this.ledger.waiting(this.tx.isOpen) === 'gap') await sleep(100);
-  }
-
-  /** Frames kept in ferry.inbox by an earlier session: acknowledged already, not yet applied. */
-  private async loadInbox(): Promise<void> {
-    for (const body of await inboxAbove(this.pool, this.origin, this.ledger.applied)) this.ledger.receiveStored(body);
   }
 
   /**
@@ -207,19 +202,9 @@ export class ApplySession {
     }
   }
 
-  /** Writes changes; those an operator asked to skip are recorded in ferry.skips instead. */
+  /** Writes changes (those the filter lets through). */
   private async write(db: PoolClient, changes: Change[], inOrder: boolean): Promise<void> {
-    const skipped = changes.filter((c) => this.skips.has(c.pos));
-    for (const c of skipped) {
-      await recordSkipped(db, this.origin, c.pos, changeAsJson(c));
-      this.log.warn({ pos: c.pos }, 'skipped a change as an operator asked (recorded in ferry.skips)');
-    }
-    let todo = skipped.length ? changes.filter((c) => !this.skips.has(c.pos)) : changes;
-    if (this.copied) {
-      if (this.copied.done(this.ledger.applied)) this.copied = undefined;
-      else todo = todo.filter((c) => !this.copied!.holds(c));
-    }
-    todo = await underNamesHere(this.catalog, todo);
+    const todo = await this.filter.pass(db, changes, this.ledger.applied);
     const w = new GroupWriter(db, groupContext(this.cfg, this.catalog, this.origin, this.log));
     if (inOrder) for (const c of todo) await w.write([c]);
     else await w.write(todo);
@@ -235,35 +220,7 @@ export class ApplySession {
     });
     appliedChanges.inc({ origin: this.origin }, n);
     const released = this.ledger.applyCommitted(last.pos);
-    if (released.ack.length) await this.ack(released.ack);
-  }
-
-  /**
-   * A transport that delivers nothing more while messages are unacknowledged (an SQS FIFO group)
-   * would stall while the applier waits for a gap or the rest of a source transaction: the waiting
-   * frames go to ferry.inbox and are acknowledged, so the stream can move on.
-   */
-  private async spillIfStalled(): Promise<void> {
-    if (!this.sub.blocksWhileUnacked || this.failure) return;
-    if (!this.ledger.waiting(this.tx.isOpen) || this.ledger.full()) return;
-    const s = this.ledger.spill();
-    if (!s) return;
-    await keepInInbox(this.pool, this.origin, s.keep);
-    await this.ack(s.ack);
-  }
-
-  /**
-   * Lets the transport forget applied messages. The rows are committed already, so a failure here
-   * is no apply error; but a transport that blocks on unacknowledged messages would stall, so the
-   * session then reads again from the applied position (they come back and are dropped as duplicates).
-   */
-  private async ack(deliveries: Delivery[]): Promise<void> {
-    try {
-      await this.sub.ack(deliveries);
-    } catch (err) {
-      this.log.warn({ err }, 'the transport did not take the acknowledgement; re-reading from the applied position');
-      if (this.sub.blocksWhileUnacked) await this.reread();
-    }
+    if (released.ack.length) await this.io.ack(released.ack);
   }
 
   /**
@@ -272,18 +229,9 @@ export class ApplySession {
    * transport has brought the first changes back, so the retry (or isolation) goes on from there.
    */
   private async readAgain(): Promise<void> {
-    await this.reread();
+    await this.io.reread();
     const until = Date.now() + this.cfg.apply.gapTimeoutMs;
     while (!this.failure && !this.stopping && this.ledger.size === 0 && Date.now() < until) await sleep(20);
-  }
-
-  /** Drops everything received and reads again from the last applied position. */
-  private async reread(): Promise<void> {
-    await this.tx.rollback();
-    this.ledger.reset();
-    this.gaps.reset();
-    await this.sub.rewind();
-    await this.loadInbox();
   }
 
   private async checkGap(): Promise<void> {
@@ -292,7 +240,7 @@ export class ApplySession {
     if (!this.tx.isOpen) {
       const dups = this.ledger.takeDuplicates();
       if (dups.seen || dups.snap) await recordPeerSeen(this.pool, this.origin, dups.seen ?? {}, dups.snap);
-      if (dups.ack.length) await this.ack(dups.ack);
+      if (dups.ack.length) await this.io.ack(dups.ack);
     }
     const why = this.ledger.waiting(this.tx.isOpen);
     const w = this.gaps.observe(why !== null);
@@ -304,7 +252,7 @@ export class ApplySession {
     applyErrors.inc({ origin: this.origin, kind: 'gap' });
     await stopStream(this.pool, this.origin, err.message, g.nextPos, 'gap');
     // drop what is held and read it again: a lost message may still come, a reordered one surely will
-    await this.reread();
+    await this.io.reread();
   }
 
   private async fail(e: Error, end: SessionEnd = 'error', kind: 'error' | 'schema' = 'error'): Promise<void> {

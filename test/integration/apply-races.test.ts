@@ -73,6 +73,40 @@ describe('apply races at one DC', () => {
     }
   });
 
+  it("conflicts.policy function: the user's SQL function chooses between the two rows, its choice is on record, and an answer that is not 'local' or 'remote' stops the stream", async () => {
+    await probe.query(`create table public.scores (id int primary key, score int);
+      select ferry.track('public.scores');
+      create function public.higher_score(t text, k jsonb, l jsonb, r jsonb) returns text language sql
+        as $$ select case when (l->>'score')::int >= (r->>'score')::int then 'local' else 'remote' end $$;
+      create function public.undecided(t text, k jsonb, l jsonb, r jsonb) returns text language sql as $$ select 'both' $$;`);
+    const t0 = await now();
+    const score = (id: number, v: number, ms: number): Change => ({ ...change('I', id, ms), table: 'public.scores', row: JSON.stringify({ id, score: v }) });
+    const byFn = (db: Client, origin: string, fn: string) =>
+      new GroupWriter(db, { catalog: new TableCatalog(db, origin), origin, self: 'dc-a', policy: { kind: 'lww' }, fn, maxClockSkewMs: 600_000, onClockSkew: 'alert', keepVersions: true, log: quietLog });
+    const apply = async (origin: string, c: Change, fn = 'public.higher_score') => {
+      await begin(a, origin);
+      try {
+        await byFn(a, origin, fn).write([c]);
+        await a.query('commit');
+      } catch (e) {
+        await a.query('rollback');
+        throw e;
+      }
+    };
+    await apply('dc-c', score(1, 10, t0));
+    // later by version, lower by score: the function keeps the row here
+    await apply('dc-b', score(1, 5, t0 + 1000));
+    expect((await probe.query(`select score from scores where id = 1`)).rows).toEqual([{ score: 10 }]);
+    // higher: the remote row
+    await apply('dc-b', score(1, 20, t0 + 2000));
+    expect((await probe.query(`select score from scores where id = 1`)).rows).toEqual([{ score: 20 }]);
+    expect((await probe.query(`select rule, winner, remote_origin from ferry.conflicts where tbl = 'public.scores' order by id`)).rows).toEqual([
+      { rule: 'function', winner: 'local', remote_origin: 'dc-b' },
+      { rule: 'function', winner: 'remote', remote_origin: 'dc-b' },
+    ]);
+    await expect(apply('dc-c', score(1, 1, t0 + 3000), 'public.undecided')).rejects.toThrow(/public.undecided returned "both"; it must return 'local' or 'remote'/);
+  });
+
   it("two appliers find a key free at once (one inserts, one deletes with a later version): the later one goes again and the delete wins", async () => {
     const t0 = await now();
     await begin(a, 'dc-b');
