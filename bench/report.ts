@@ -20,6 +20,7 @@ const TITLES: Record<string, string> = {
   'steady-state': 'Steady state: pgbench -c 8 on dc-a, `ferry run` in three DCs',
   latency: 'Latency: commit in dc-a → visible in dc-b at an offered rate',
   'capture-cost': 'Capture cost: pgbench TPS with the four tables tracked over TPS without',
+  bootstrap: 'Bootstrap: `ferry bootstrap --from dc-a` of an empty DC vs `pg_dump --data-only | psql` of the same tables',
   forward: 'Secondary: forwarder publish rate, 500-row insert transactions',
   e2e: 'Secondary: end to end, 500-row insert transactions',
 };
@@ -31,7 +32,7 @@ function figureJson(f: Figure) {
 
 function table(header: string[], rows: string[][]): string {
   const esc = (c: string) => c.replace(/\|/g, '\\|');
-  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+  return [`| ${header.map(esc).join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
 }
 
 function figureRows(figs: Figure[], withBench: boolean): string[][] {
@@ -64,10 +65,10 @@ export function markdown(res: Results, meta: Meta): string {
   const over = Object.entries(meta.ferryOverrides);
   out.push(`Ferry: its defaults${over.length ? `, with ${over.map(([k, x]) => `${k}=${x}`).join(', ')}` : ''}; each DC's \`ferry\` processes started by the suite.`);
   out.push('', 'Each figure: min / median / max over the runs, then every run\'s value in order. "≥ x": a timeout stopped that run, the true value is at least x.', '');
-  const head = ['figure', 'unit', 'min', 'median', 'max', 'runs', 'target (issue 9)'];
+  const head = ['figure', 'unit', 'min', 'median', 'max', 'runs', 'target'];
   const headline = res.figures.filter((f) => f.headline);
   if (headline.length) {
-    out.push('## Targets of issue 9', '');
+    out.push('## Targets (issues 9 and 12)', '');
     out.push(table(['bench', ...head], figureRows(headline, true)), '');
   }
   const benches = [...new Set([...res.figures.map((f) => f.bench), ...Object.keys(res.details)])];

@@ -2,6 +2,7 @@
 // with .ferry/services.env sourced. It writes bench/results.json and bench/RESULTS.md and prints
 // both. BENCH_QUICK=1 checks the harness (one short run of each); BENCH_ONLY=catch-up,latency
 // runs a subset; see bench/lib/settings.ts for every knob.
+import { bootstrapBench } from './bootstrap';
 import { catchUp } from './catch-up';
 import { captureCost } from './trigger-overhead';
 import { e2e } from './e2e';
@@ -20,6 +21,7 @@ const BENCHES: [BenchName, (r: Results) => Promise<void>][] = [
   ['steady-state', steadyState],
   ['latency', latency],
   ['capture-cost', captureCost],
+  ['bootstrap', bootstrapBench],
   ['forward', forward],
   ['e2e', e2e],
 ];

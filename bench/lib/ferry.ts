@@ -19,6 +19,8 @@ export interface DcConfig {
   transport: Record<string, unknown>;
   peers: string[];
   http: { port: number };
+  /** Other DCs' databases, for `ferry bootstrap` and `ferry verify` only. */
+  peerDatabases?: Record<string, string>;
 }
 
 /** One transport prefix per run, so runs never read each other's topics or queues. */

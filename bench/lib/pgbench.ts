@@ -21,11 +21,16 @@ export const TABLE_KEYS: Record<string, string[]> = {
   'public.pgbench_history': ['hid'],
 };
 
-export function pgbenchBin(): string {
+/** A PostgreSQL client program of the newest installed version (the servers' own), else from PATH. */
+export function pgBin(name: 'pgbench' | 'pg_dump' | 'psql'): string {
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
-  for (const v of versions) if (existsSync(`${root}/${v}/bin/pgbench`)) return `${root}/${v}/bin/pgbench`;
-  return 'pgbench';
+  for (const v of versions) if (existsSync(`${root}/${v}/bin/${name}`)) return `${root}/${v}/bin/${name}`;
+  return name;
+}
+
+export function pgbenchBin(): string {
+  return pgBin('pgbench');
 }
 
 export async function pgbenchVersion(): Promise<string> {

@@ -21,7 +21,7 @@ function list<T extends string>(name: string, known: readonly T[], dflt: readonl
   return out as T[];
 }
 
-export const BENCHES = ['catch-up', 'steady-state', 'latency', 'capture-cost', 'forward', 'e2e'] as const;
+export const BENCHES = ['catch-up', 'steady-state', 'latency', 'capture-cost', 'bootstrap', 'forward', 'e2e'] as const;
 export type BenchName = (typeof BENCHES)[number];
 const TRANSPORTS = ['kafka', 'sqs'] as const;
 
@@ -56,6 +56,9 @@ export const settings = {
   watchEveryMs: num('BENCH_WATCH_MS', 2, 2),
   /** capture cost: seconds of each pgbench run in the paired runs. */
   captureSeconds: num('BENCH_CAPTURE_SECONDS', 10, 5, 'BENCH_SECONDS'),
+  /** bootstrap: rows of the simple table and the pgbench scale (100k accounts each) in dc-a, copied to an empty DC. */
+  bootstrapRows: num('BENCH_BOOTSTRAP_ROWS', 1_000_000, 100_000),
+  bootstrapScale: num('BENCH_BOOTSTRAP_SCALE', 10, 1),
   /** The secondary figures (bench/forward.ts, bench/e2e.ts): rows inserted 500 (or 100) per transaction. */
   insertChanges: num('BENCH_CHANGES', 50_000, 10_000),
 };

@@ -33,8 +33,11 @@ export function pgbenchDcs(kind: TransportKind, names: string[], scale: number):
   return createDcs(kind, names, (url) => initPgbench(url, scale), TRACKED);
 }
 
-/** A fresh database per DC, made ready by `init` (the same in every DC), with `tracked` tracked. */
-export async function createDcs(kind: TransportKind, names: string[], init: (url: string) => Promise<void>, tracked: readonly string[]): Promise<Dcs> {
+/**
+ * A fresh database per DC, made ready by `init` (given the DC's name too, for a DC that starts
+ * empty), with `tracked` tracked.
+ */
+export async function createDcs(kind: TransportKind, names: string[], init: (url: string, dc: string) => Promise<void>, tracked: readonly string[]): Promise<Dcs> {
   const db = uniq('bench_');
   const prefix = uniq('b');
   const url: Record<string, string> = {};
@@ -46,7 +49,7 @@ export async function createDcs(kind: TransportKind, names: string[], init: (url
   };
   try {
     for (const dc of names) url[dc] = await createDatabase(clusterUrl(dc), db);
-    await Promise.all(names.map((dc) => init(url[dc])));
+    await Promise.all(names.map((dc) => init(url[dc], dc)));
     for (const dc of names) {
       cfg[dc] = dcConfig(dc, url[dc], kind, prefix, names.filter((x) => x !== dc));
       cfgFile[dc] = writeConfig(cfg[dc]);

@@ -633,8 +633,8 @@ $$;
 CREATE FUNCTION ferry.xid8_of(x xid) RETURNS xid8
     LANGUAGE sql STABLE
     AS $$
-  select (((c >> 32) - case when x::text::bigint > (c & 4294967295) then 1 else 0 end) << 32 | x::text::bigint)::text::xid8
-    from (select pg_current_xact_id()::text::bigint as c) cur
+  select (((c >> 32) - case when x::text::bigint >= (c & 4294967295) then 1 else 0 end) << 32 | x::text::bigint)::text::xid8
+    from (select pg_snapshot_xmax(pg_current_snapshot())::text::bigint as c) cur
 $$;
 
 CREATE TABLE ferry.applied (

@@ -144,6 +144,23 @@ describe('apply races at one DC', () => {
     expect(await rows()).toEqual([]);
   });
 
+  it("an application write with a newer xid than the applier's open transaction, committed before the applier reads the row: its version is found, so an older remote change loses", async () => {
+    const t0 = await now();
+    await begin(a, 'dc-b');
+    // the applier's transaction has written a row of its group already: it holds an xid
+    await writer(a, 'dc-b').write([change('I', 5, t0, 'from b')]);
+    // then the application writes key 4 in a transaction of its own (a newer xid) and commits
+    await local.query(`insert into items values (4, 'local')`);
+    const xids = (await a.query<{ mine: string; row: string }>(`select pg_current_xact_id()::text as mine, (select xmin::text from items where id = 4) as row`)).rows[0];
+    expect(Number(xids.row)).toBeGreaterThan(Number(xids.mine));
+    // an older change of dc-b to key 4 comes in the same destination transaction: the local write is newer
+    await writer(a, 'dc-b').write([change('I', 4, t0 - 60_000, 'from b, older')]);
+    await a.query('commit');
+    expect(await rows()).toEqual(['(4,local)', '(5,"from b")']);
+    const resolved = await probe.query(`select winner, local_origin, remote_origin from ferry.conflicts where key = '{"id": 4}'::jsonb`);
+    expect(resolved.rows).toEqual([{ winner: 'local', local_origin: 'dc-a', remote_origin: 'dc-b' }]);
+  });
+
   it('an application insert that comes while an applier records a later delete of the key: the insert is stamped after the delete, so it wins everywhere', async () => {
     await probe.query(`insert into items values (3, 'old'); delete from items where id = 3`);
     const d = (await now()) + 30_000;

@@ -40,10 +40,16 @@ language sql immutable as $$
     from (select jsonb_object_keys(coalesce(a, '{}')) as k union select jsonb_object_keys(coalesce(b, '{}'))) ks
 $$;
 
--- A row's xmin (32 bits) as the xid8 it stands for: the epoch is today's, or the one before when
--- the xid is above today's (it was assigned before the counter wrapped).
+-- A row's xmin (32 bits) as the xid8 it stands for. Every xid the statement can see as committed is
+-- below its snapshot's xmax (the next xid to be assigned when the snapshot was taken), and within
+-- 2^31 of it: the epoch is the xmax's, or the one before when the xid is at or above the xmax's low
+-- 32 bits (it was assigned before the counter wrapped). Not this transaction's own xid: a
+-- transaction that began before the row's writer and reads it once that writer has committed (READ
+-- COMMITTED) has a smaller xid than the xmin, which was then put in the epoch before and matched no
+-- change (the applier took a newer local write for an unversioned row, and let an older remote
+-- change overwrite it). Nor does it assign an xid to a transaction that only reads.
 create or replace function ferry.xid8_of(x xid) returns xid8
 language sql stable as $$
-  select (((c >> 32) - case when x::text::bigint > (c & 4294967295) then 1 else 0 end) << 32 | x::text::bigint)::text::xid8
-    from (select pg_current_xact_id()::text::bigint as c) cur
+  select (((c >> 32) - case when x::text::bigint >= (c & 4294967295) then 1 else 0 end) << 32 | x::text::bigint)::text::xid8
+    from (select pg_snapshot_xmax(pg_current_snapshot())::text::bigint as c) cur
 $$;
