@@ -5,6 +5,7 @@ import { SingleBar } from 'cli-progress';
  * (every few seconds and at the end of each table) otherwise, so logs and CI output stay readable.
  */
 export interface Progress {
+  /** `total`: about how many rows (the planner's count); the bar grows if there are more. */
   table(name: string, total: number): void;
   rows(n: number): void;
   done(): void;
@@ -38,6 +39,7 @@ class BarProgress implements Progress {
 
   rows(n: number): void {
     this.count += n;
+    if (this.bar && this.count > this.bar.getTotal()) this.bar.setTotal(this.count);
     this.bar?.update(this.count, { speed: rate(this.count, Date.now() - this.started) });
   }
 
@@ -90,6 +92,6 @@ class LineProgress implements Progress {
     const ms = Date.now() - this.started;
     const r = rate(this.count, ms);
     const eta = !end && r > 0 && this.total > this.count ? `, ETA ${Math.ceil((this.total - this.count) / r)} s` : '';
-    this.out.write(`${this.name}: ${this.count}${end ? '' : `/${this.total}`} rows${end ? ` copied in ${(ms / 1000).toFixed(1)} s` : ''}, ${r} rows/s${eta}\n`);
+    this.out.write(`${this.name}: ${this.count}${end ? '' : ` of about ${Math.max(this.total, this.count)}`} rows${end ? ` copied in ${(ms / 1000).toFixed(1)} s` : ''}, ${r} rows/s${eta}\n`);
   }
 }

@@ -207,7 +207,10 @@ begin
     -- recording a version of that key: then either the applier sees this row before it commits, or
     -- this change reads the clock after the applier moved it past the applied version (DESIGN.md §6)
     if TG_OP = 'INSERT' or (TG_OP = 'UPDATE' and v_newkey is distinct from v_oldkey) then
-      perform 1 from ferry.row_versions where tbl = %3$s and key = v_newkey for share;
+      -- (looked up without a lock first: most new keys have no entry, and the lock costs)
+      if exists (select 1 from ferry.row_versions where tbl = %3$s and key = v_newkey) then
+        perform 1 from ferry.row_versions where tbl = %3$s and key = v_newkey for share;
+      end if;
     end if;
   end if;
   -- the version of this change: the clock's floor (moved on by the ticker and the appliers; by
