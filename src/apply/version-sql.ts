@@ -27,40 +27,33 @@ export interface VersionRecord {
  */
 export async function recordVersions(db: Queryable, t: TableInfo, records: VersionRecord[]): Promise<void> {
   if (!records.length) return;
-  const fresh = records.filter((r) => !r.expect);
   const over = records.filter((r) => r.expect);
   const cols = (rs: VersionRecord[]) => [rs.map((r) => r.key), rs.map((r) => r.version.ms), rs.map((r) => r.version.origin), rs.map((r) => r.version.seq), rs.map((r) => r.deleted), rs.map((r) => r.pos)];
-  let written = 0;
-  if (fresh.length) {
-    const r = await db.query(
-      `insert into ferry.row_versions (tbl, key, ms, origin, seq, deleted, xid, pos)
-       select $1, k, ms, o, seq, del, pg_current_xact_id(), pos from unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[]) as x(k, ms, o, seq, del, pos)
-       on conflict (tbl, key) do nothing`,
-      [t.oid, ...cols(fresh)],
-    );
-    written += r.rowCount ?? 0;
-  }
+  const updated = new Set<string>();
   if (over.length) {
-    const r = await db.query(
+    const r = await db.query<{ key: string }>(
       `update ferry.row_versions v set ms = x.ms, origin = x.o, seq = x.seq, deleted = x.del, xid = pg_current_xact_id(), pos = x.pos
          from unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[]) as x(k, ms, o, seq, del, pos, ems, eo, eseq)
-        where v.tbl = $1 and v.key = x.k and (v.ms, v.origin, v.seq) = (x.ems, x.eo, x.eseq)`,
+        where v.tbl = $1 and v.key = x.k and (v.ms, v.origin, v.seq) = (x.ems, x.eo, x.eseq)
+        returning v.key`,
       [t.oid, ...cols(over), over.map((r) => r.expect!.ms), over.map((r) => r.expect!.origin), over.map((r) => r.expect!.seq)],
     );
-    written += r.rowCount ?? 0;
+    for (const x of r.rows) updated.add(x.key);
   }
-  if (written < records.length && over.length) {
-    // an entry the pruner purged meanwhile (every peer had applied past it) is no race: written anew
-    // (the entries updated above, or changed by another applier, conflict and count nothing)
+  // the rest is written where no entry is: a key that had none, or whose entry the pruner purged
+  // meanwhile (every peer had applied past it: no race); an entry another applier wrote conflicts
+  const rest = records.filter((r) => !updated.has(r.key));
+  let inserted = 0;
+  if (rest.length) {
     const r = await db.query(
       `insert into ferry.row_versions (tbl, key, ms, origin, seq, deleted, xid, pos)
        select $1, k, ms, o, seq, del, pg_current_xact_id(), pos from unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[]) as x(k, ms, o, seq, del, pos)
        on conflict (tbl, key) do nothing`,
-      [t.oid, ...cols(over)],
+      [t.oid, ...cols(rest)],
     );
-    written += r.rowCount ?? 0;
+    inserted = r.rowCount ?? 0;
   }
-  if (written !== records.length) throw new LocalWriteRace(`recording versions of ${t.wireName}`);
+  if (inserted !== rest.length) throw new LocalWriteRace(`recording versions of ${t.wireName}`);
 }
 
 /** Inside the destination transaction: keys this group found absent are still absent (a write of this DC may have committed one since). */
