@@ -22,16 +22,17 @@ kafka_start() {
   fetch_jars kafka "$kafka_pom" "$kafka_home"
   mkdir -p "$state_dir/kafka" "$data_dir/kafka"
   # Made once: the formatted log dirs remember it, and the broker refuses a different one.
-  if [[ ! -s $cluster_id_file ]]; then
+  # Never with a leading '-' (Kafka's own generator avoids one too): tools read it as an option.
+  while [[ ! -s $cluster_id_file || $(<"$cluster_id_file") == -* ]]; do
     head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=' >"$cluster_id_file"
-  fi
+  done
   sed -e "s|@PORT@|$kafka_port|g" -e "s|@CONTROLLER_PORT@|$kafka_controller_port|g" \
     -e "s|@LOG_DIRS@|$data_dir/kafka|g" "$infra_dir/kafka/server.properties" >"$kafka_props"
 
   # A fresh log per start: readiness is judged by a line in it, which must come from this start.
   : >"$kafka_log"
   jvm=(-Dlog4j.configuration="file:$infra_dir/kafka/log4j.properties" -cp "$kafka_home/libs/*")
-  java "${jvm[@]}" kafka.tools.StorageTool format -t "$(<"$cluster_id_file")" -c "$kafka_props" \
+  java "${jvm[@]}" kafka.tools.StorageTool format --cluster-id="$(<"$cluster_id_file")" -c "$kafka_props" \
     --ignore-formatted >>"$kafka_log" 2>&1 ||
     fail_with_log kafka "$kafka_log" "storage could not be formatted"
   say "starting kafka on 127.0.0.1:$kafka_port"
