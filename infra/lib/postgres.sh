@@ -94,6 +94,9 @@ max_connections = 200
 shared_buffers = 128MB
 # two-phase commit is what some applications use: Ferry must capture their writes too
 max_prepared_transactions = 10
+# a test makes a physical standby of a DC (pg_basebackup, then streaming): the defaults, said aloud
+wal_level = replica
+max_wal_senders = 10
 # A throwaway dev/test cluster: crash safety is traded for speed. Never use these in production.
 fsync = off
 synchronous_commit = off
@@ -101,10 +104,12 @@ full_page_writes = off
 $pg_extra_conf
 EOF
     # TCP needs the password, as in production; the socket, inside the state folder, is trusted
-    # so this script can administer the cluster as the superuser.
+    # so this script can administer the cluster as the superuser. Replication over the socket lets
+    # a test make a physical standby of a DC with pg_basebackup (the promotion of a standby).
     as_pg tee "$dir/pg_hba.conf" >/dev/null <<EOF
 # Written by infra/services.sh on every start: edit the script, not this file.
 local all all trust
+local replication all trust
 host  all all 127.0.0.1/32 scram-sha-256
 EOF
     require_free_port "postgres $dc" "$port" "$pg_port_var"

@@ -7,7 +7,7 @@ import { appliedChanges, applyErrors } from '../common/metrics';
 import { backoff } from '../common/retry';
 import { sleep } from '../common/sleep';
 import type { Change } from '../protocol/envelope';
-import { readApplied, recordApplied, recordPeerSeen, stopStream } from '../tables/applied';
+import { adoptLineage, offerLineage, readApplied, recordApplied, recordPeerSeen, stopStream } from '../tables/applied';
 import { removeFromInbox } from '../tables/inbox';
 import type { Delivery, Subscriber } from '../transport/types';
 import { ChangeFilter } from './change-filter';
@@ -15,6 +15,7 @@ import { Deliveries } from './deliveries';
 import { afterFailure, DestinationTransaction } from './dest-tx';
 import { GapWatch, gapMessage } from './gap-watch';
 import { IntakeLedger } from './intake';
+import { LineageRefused } from './lineage-gate';
 import { GroupWriter } from './group-writer';
 import { groupContext } from './policy';
 import { TableCatalog } from './table-info';
@@ -59,7 +60,7 @@ export class ApplySession {
 
   async run(signal: AbortSignal): Promise<SessionEnd> {
     const st = await readApplied(this.pool, this.origin);
-    this.ledger = new IntakeLedger(this.origin, { applied: st.pos, offset: st.offset, seen: st.seenPos }, this.cfg.apply.bufferChanges, this.sub.blocksWhileUnacked);
+    this.ledger = new IntakeLedger(this.origin, { applied: st.pos, offset: st.offset, seen: st.seenPos }, this.cfg.apply.bufferChanges, this.sub.blocksWhileUnacked, st.lineage);
     const client = await this.pool.connect();
     // a source transaction larger than this is written as it streams in, not held whole
     this.tx = new DestinationTransaction(client, this.origin, Math.max(4 * this.cfg.apply.groupChanges, 20_000));
@@ -127,7 +128,12 @@ export class ApplySession {
         return this.serial(() => this.fail(e as Error));
       }
     }
+    const adopted = this.ledger.takeAdoptedLineage();
     const applying = this.serial(async () => {
+      if (adopted) {
+        await adoptLineage(this.pool, this.origin, adopted);
+        this.log.info({ lineage: adopted.id }, `recorded the lineage of ${this.origin} (the first one seen)`);
+      }
       await this.drain();
       if (!this.failure) await this.io.spillIfStalled(this.tx.isOpen);
     });
@@ -259,7 +265,13 @@ export class ApplySession {
     if (this.failure) return;
     this.failure = { error: e, end };
     await this.tx.fail();
-    if (end === 'error') {
+    if (e instanceof LineageRefused) {
+      this.log.error(e.message);
+      applyErrors.inc({ origin: this.origin, kind: 'stopped' });
+      await offerLineage(this.pool, this.origin, e.offered)
+        .then(() => stopStream(this.pool, this.origin, e.message, this.ledger.nextPos, 'lineage'))
+        .catch((err) => this.log.error({ err }, 'could not record the error'));
+    } else if (end === 'error') {
       if (kind === 'schema') this.log.error(e.message + ' — the stream of this origin is stopped until then');
       else this.log.error(e.message + ' — the stream of this origin is stopped; fix the cause and run `ferry resume`, or `ferry skip` the change');
       applyErrors.inc({ origin: this.origin, kind: kind === 'schema' ? 'schema' : 'stopped' });

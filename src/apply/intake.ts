@@ -3,6 +3,7 @@ import { decodeFrame } from '../protocol/decode';
 import type { Change, Frame } from '../protocol/envelope';
 import { Reassembler } from '../protocol/reassembler';
 import type { Delivery } from '../transport/types';
+import { KnownLineage, LineageGate } from './lineage-gate';
 import { ReorderBuffer } from './reorder-buffer';
 
 /** A delivery held until every change in it is applied; then it may be acknowledged. */
@@ -53,6 +54,7 @@ export class IntakeLedger {
   private appliedPos: number;
   private offset: string | null;
   private seenPos: number;
+  private readonly lineage: LineageGate;
 
   constructor(
     private readonly origin: string,
@@ -63,7 +65,9 @@ export class IntakeLedger {
      * needs them, see spill()); otherwise a delivery is held by its offset alone once decoded.
      */
     private readonly keepBodies = true,
+    lineage: KnownLineage = { id: null, since: 0, retired: [] },
   ) {
+    this.lineage = new LineageGate(lineage);
     this.appliedPos = start.applied;
     this.offset = start.offset;
     this.seenPos = start.seen;
@@ -89,19 +93,38 @@ export class IntakeLedger {
     return this.buffer.full();
   }
 
-  /** Decodes a delivery and holds it. A malformed one throws a StreamError and changes nothing. */
+  /**
+   * Decodes a delivery and holds it. A malformed one, or one of a lineage not accepted here, throws a
+   * StreamError and changes nothing.
+   */
   receive(d: Delivery): void {
-    const frame = this.decode(d.body);
+    const decoded = this.decode(d.body);
+    const frame = this.lineage.admit(decoded);
+    const delivery = this.keepBodies ? d : { ...d, body: '' };
+    if (frame !== decoded) {
+      // of a replaced lineage: what it carries after the fork is not this lineage's (nor its vector,
+      // nor its snapshot); held only to be let go once the fork is applied
+      const maxPos = frame ? this.absorb(frame) : Math.min(this.appliedPos, lastPos(decoded));
+      this.held.push({ delivery, maxPos, tick: decoded.tick });
+      return;
+    }
     const maxPos = this.absorb(frame);
     this.seenPos = Math.max(this.seenPos, maxPos);
-    const delivery = this.keepBodies ? d : { ...d, body: '' };
     this.held.push({ delivery, maxPos, tick: frame.tick, seen: frame.v === 1 ? undefined : frame.seen, snap: frame.snap, end: frame.end });
   }
 
   /** A frame kept in the inbox by an earlier session: its delivery was acknowledged long ago. */
   receiveStored(body: string): void {
-    const maxPos = this.absorb(this.decode(body));
-    this.seenPos = Math.max(this.seenPos, maxPos);
+    const decoded = this.decode(body);
+    const frame = this.lineage.admit(decoded);
+    if (!frame) return;
+    const maxPos = this.absorb(frame);
+    if (frame === decoded) this.seenPos = Math.max(this.seenPos, maxPos);
+  }
+
+  /** The origin's lineage this ledger adopted on first use, once, for the session to record. */
+  takeAdoptedLineage(): { id: string; since: number } | null {
+    return this.lineage.takeAdopted();
   }
 
   /** Up to `max` changes that follow the last taken position without a gap. */
@@ -211,6 +234,12 @@ export class IntakeLedger {
     this.buffer.add(frame.changes, frame.tick);
     return frame.changes[frame.changes.length - 1].pos;
   }
+}
+
+function lastPos(f: Frame): number {
+  if (f.chunk) return f.chunk.pos;
+  if (f.after !== undefined) return f.after;
+  return f.changes[f.changes.length - 1].pos;
 }
 
 /**

@@ -5,6 +5,7 @@ import { Client } from 'pg';
 import { inTransaction, Queryable } from '../common/db';
 import { FerryError } from '../common/errors';
 import { MIGRATE_LOCK_TEXT } from '../common/locks';
+import { recordIdentityIfUnknown } from '../tables/state';
 
 /**
  * Schema ferry in two parts (pg-boss's construction plans kept apart from its migration plans):
@@ -104,6 +105,8 @@ export async function migrate(client: Client, opts: { origin?: string; upTo?: nu
     const current = Math.min(upTo, all[all.length - 1].id);
     if (current === all[all.length - 1].id) {
       if (opts.origin) await claimOrigin(client, opts.origin);
+      // which cluster and timeline the stream's positions are recorded in (forward/lineage.ts)
+      await recordIdentityIfUnknown(client);
       for (const f of functionFiles()) await client.query(f.sql);
       await client.query(REINSTALL_CAPTURE);
       await client.query('delete from ferry.functions');

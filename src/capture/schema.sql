@@ -659,6 +659,10 @@ CREATE TABLE ferry.applied (
     clock_ahead_ms bigint DEFAULT 0 NOT NULL,
     snap pg_snapshot,
     snap_tick bigint,
+    lineage text,
+    lineage_since bigint DEFAULT 0 NOT NULL,
+    lineage_retired text[] DEFAULT '{}'::text[] NOT NULL,
+    lineage_offered jsonb,
     CONSTRAINT applied_status_check CHECK ((status = ANY (ARRAY['running'::text, 'stopped'::text])))
 );
 
@@ -842,6 +846,12 @@ CREATE TABLE ferry.state (
     forwarder_epoch bigint DEFAULT 0 NOT NULL,
     origin text,
     clock_offset_ms bigint DEFAULT 0 NOT NULL,
+    system_identifier text,
+    timeline bigint,
+    lineage text NOT NULL,
+    lineage_since bigint DEFAULT 0 NOT NULL,
+    lineage_parent text,
+    lineage_at timestamp with time zone,
     CONSTRAINT state_singleton_check CHECK (singleton)
 );
 

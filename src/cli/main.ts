@@ -10,6 +10,7 @@ import { resumeCommand, skipCommand, statusCommand } from './commands/status';
 import { waitCommand } from './commands/wait';
 import { bootstrapCommand } from './commands/bootstrap';
 import { verifyCommand } from './commands/verify';
+import { lineageCommand } from './commands/lineage';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
 
@@ -30,6 +31,7 @@ export function program(): Command {
     .addCommand(verifyCommand())
     .addCommand(bootstrapCommand())
     .addCommand(waitCommand())
+    .addCommand(lineageCommand())
     .exitOverride();
 }
 

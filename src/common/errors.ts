@@ -50,6 +50,13 @@ export function isSchemaRefusal(err: unknown): boolean {
   return typeof code === 'string' && SCHEMA_SQLSTATES.test(code);
 }
 
+/**
+ * The database history a stream belongs to changed: an origin's database restored to an earlier
+ * point, promoted from a standby or moved to another cluster, or frames of a lineage this DC has not
+ * accepted. Needs an operator (`ferry lineage accept`); `ferry` exits 1.
+ */
+export class LineageError extends FerryError {}
+
 /** A leader that lost its epoch: another process took over; this one must stop writing. */
 export class FencedError extends FerryError {}
 

@@ -13,6 +13,7 @@ import { forwarderEpochs } from '../tables/state';
 import { lockStamp, markPublished, nextBatch, stamp, Tick } from '../tables/ticks';
 import type { Publisher } from '../transport/types';
 import { readBatch } from './batch-reader';
+import { checkLineage, Lineage } from './lineage';
 import { Pruner } from './pruner';
 import { Ticker } from './ticker';
 
@@ -43,6 +44,9 @@ export class Forwarder {
   }
 
   private async lead(leader: Leadership, stop: AbortSignal, log: Logger): Promise<void> {
+    // before anything is cut, stamped, published or pruned: is this still the database whose
+    // positions the peers hold? (a restored, promoted or moved one stops here, see lineage.ts)
+    const lineage = await checkLineage(this.pool, this.cfg.origin);
     forwardLeader.set({ origin: this.cfg.origin }, 1);
     try {
       await this.publisher.start();
@@ -68,7 +72,7 @@ export class Forwarder {
           // a batch that has begun is finished (or abandoned by an error) before SIGTERM is honoured
           publishing = true;
           try {
-            await this.forwardBatch(next.prev, next.cur, leader, log);
+            await this.forwardBatch(next.prev, next.cur, leader, lineage, log);
           } finally {
             publishing = false;
           }
@@ -85,7 +89,7 @@ export class Forwarder {
     }
   }
 
-  private async forwardBatch(prev: Tick, cur: Tick, leader: Leadership, log: Logger): Promise<void> {
+  private async forwardBatch(prev: Tick, cur: Tick, leader: Leadership, lineage: Lineage, log: Logger): Promise<void> {
     const { first, cnt } = await this.stamp(prev, cur, leader);
     if (cnt > 0) {
       const client = await this.pool.connect();
@@ -103,7 +107,7 @@ export class Forwarder {
             // (this tick's own vector is only true once all of the batch is, which no frame can tell)
             // and this tick's snapshot with the batch's last position: once a peer has applied up to
             // there, every transaction visible in the snapshot is applied (read-your-writes tokens)
-            const meta = { origin, epoch, tick: cur.tick, at: cur.createdAt.toISOString(), seen: prev.seen, snap: cur.snap, end: first + cnt - 1 };
+            const meta = { origin, epoch, tick: cur.tick, at: cur.createdAt.toISOString(), seen: prev.seen, snap: cur.snap, end: first + cnt - 1, lineage };
             const f = encodeFrames(meta, changes, transport.maxFrameBytes);
             frames += f.length;
             yield f;
@@ -121,7 +125,7 @@ export class Forwarder {
     } else if (!sameVector(prev.seen, cur.seen)) {
       // nothing of our own to send, but what we applied moved on: the peers learn it (this tick's
       // vector: the batch is empty, so everything before the tick is in the batches before it)
-      const meta = { origin: this.cfg.origin, epoch: leader.epoch, tick: cur.tick, at: cur.createdAt.toISOString(), seen: cur.seen, snap: cur.snap, end: first - 1 };
+      const meta = { origin: this.cfg.origin, epoch: leader.epoch, tick: cur.tick, at: cur.createdAt.toISOString(), seen: cur.seen, snap: cur.snap, end: first - 1, lineage };
       await this.publisher.publish(
         cur.tick,
         (async function* () {

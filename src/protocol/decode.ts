@@ -78,6 +78,10 @@ export function decodeFrame(body: string, hint: { origin?: string } = {}): Frame
     frame.snap = f.snap as string;
     frame.end = top.int(f.end, 'end');
   }
+  if (f.lineage !== undefined) {
+    const l = top.obj(f.lineage, 'lineage', false)!;
+    frame.lineage = { id: top.str(l.id, 'lineage.id'), since: top.int(l.since, 'lineage.since') };
+  }
   if (f.chunk !== undefined) {
     const k = top.obj(f.chunk, 'chunk', false) as Record<string, unknown>;
     const pos = top.int(k.pos, 'chunk.pos', 1);

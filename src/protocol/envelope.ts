@@ -89,6 +89,18 @@ export interface Frame {
    * (an idle DC tells its peers what it has applied).
    */
   after?: number;
+  /**
+   * The origin database's history this frame's positions belong to (docs/operations.md, "Restore,
+   * failover and lineage"): made at `ferry init`, new after `ferry lineage accept` at the origin,
+   * whose positions up to `since` are its parent lineage's. Absent from frames of a Ferry before
+   * lineages: such a frame is of no known lineage and is applied without a check.
+   */
+  lineage?: FrameLineage;
+}
+
+export interface FrameLineage {
+  id: string;
+  since: number;
 }
 
 /** A frame ready for a transport: its text plus what the transport needs without parsing it. */
@@ -116,11 +128,13 @@ export interface BatchMeta {
   /** The tick's snapshot and the batch's last position (see Frame). */
   snap?: string;
   end?: number;
+  lineage?: FrameLineage;
 }
 
 const header = (m: BatchMeta) =>
   `{"v":${PROTOCOL_VERSION},"origin":${JSON.stringify(m.origin)},"epoch":${m.epoch},"tick":${m.tick},"at":${JSON.stringify(m.at)},"seen":${JSON.stringify(m.seen ?? {})},` +
-  (m.snap !== undefined && m.end !== undefined ? `"snap":${JSON.stringify(m.snap)},"end":${m.end},` : '');
+  (m.snap !== undefined && m.end !== undefined ? `"snap":${JSON.stringify(m.snap)},"end":${m.end},` : '') +
+  (m.lineage ? `"lineage":{"id":${JSON.stringify(m.lineage.id)},"since":${m.lineage.since}},` : '');
 
 /** A frame with no change: the stream is at position `after`, and the origin's vector is `meta.seen`. */
 export function encodeHeartbeat(meta: BatchMeta, after: number): EncodedFrame {

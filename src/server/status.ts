@@ -2,6 +2,7 @@ import type { FerryConfig } from '../config/schema';
 import type { Queryable } from '../common/db';
 import { readApplied } from '../tables/applied';
 import { forwardState } from '../tables/ticks';
+import { recordedIdentity } from '../tables/state';
 import { conflictsByOrigin } from '../tables/conflicts';
 
 export interface PeerStatus {
@@ -20,6 +21,9 @@ export interface PeerStatus {
   clockSkewAlarm: boolean;
   /** Conflicts resolved here for this origin's changes, by table. */
   conflicts: Record<string, number>;
+  /** The origin's lineage applied here (null: none seen yet) and one a stopped stream was offered. */
+  lineage: string | null;
+  lineageOffered: string | null;
 }
 
 export interface LocalStatus {
@@ -30,6 +34,9 @@ export interface LocalStatus {
   unticked: number;
   lastPublishedAt: string | null;
   forwarderEpoch: number;
+  /** This DC's own lineage (frames carry it) and the position it forked from its parent at. */
+  lineage: string;
+  lineageSince: number;
 }
 
 export interface DcStatus {
@@ -44,7 +51,8 @@ export interface DcStatus {
 /** What `ferry status`, GET /status and /readyz report, read from this DC's database only. */
 export async function dcStatus(db: Queryable, cfg: FerryConfig): Promise<DcStatus> {
   const f = await forwardState(db);
-  const local: LocalStatus = { origin: cfg.origin, ...f, lastPublishedAt: f.lastPublishedAt ? f.lastPublishedAt.toISOString() : null };
+  const own = await recordedIdentity(db);
+  const local: LocalStatus = { origin: cfg.origin, ...f, lastPublishedAt: f.lastPublishedAt ? f.lastPublishedAt.toISOString() : null, lineage: own.lineage, lineageSince: own.since };
   const now = Date.now();
   const conflictCounts = await conflictsByOrigin(db);
   const peers: PeerStatus[] = [];
@@ -64,6 +72,8 @@ export async function dcStatus(db: Queryable, cfg: FerryConfig): Promise<DcStatu
       clockSkewMs: s.clockAheadMs,
       clockSkewAlarm: s.clockAheadMs > cfg.conflicts.maxClockSkewMs,
       conflicts: conflictCounts[origin] ?? {},
+      lineage: s.lineage.id,
+      lineageOffered: s.lineageOffered?.id ?? null,
     });
   }
   const vector: Record<string, number> = { [cfg.origin]: local.publishedPos };
@@ -74,7 +84,7 @@ export async function dcStatus(db: Queryable, cfg: FerryConfig): Promise<DcStatu
 export function formatStatus(s: DcStatus): string {
   const lines = [
     `DC ${s.dc}: ${s.healthy ? 'healthy' : 'NEEDS ATTENTION'}`,
-    `  capture/forward (${s.local.origin}): published up to pos ${s.local.publishedPos}, tick ${s.local.lastTick}, ${s.local.pendingTicks} tick(s) waiting to publish, ${s.local.unticked} change id(s) not yet in a tick`,
+    `  capture/forward (${s.local.origin}): published up to pos ${s.local.publishedPos}, tick ${s.local.lastTick}, ${s.local.pendingTicks} tick(s) waiting to publish, ${s.local.unticked} change id(s) not yet in a tick, lineage ${s.local.lineage}${s.local.lineageSince ? ` (forked at ${s.local.lineageSince})` : ''}`,
     `  version vector (position per origin): ${Object.entries(s.vector).map(([o, p]) => `${o} ${p}`).join(', ')}`,
   ];
   for (const p of s.peers) {

@@ -13,19 +13,32 @@ export interface AppliedState {
   offset: string | null;
   status: 'running' | 'stopped';
   error: string | null;
-  /** gap: waits and re-reads by itself; schema: tries again by itself every few seconds; error: needs an operator. */
-  errorKind: 'gap' | 'schema' | 'error' | null;
+  /**
+   * gap: waits and re-reads by itself; schema: tries again by itself every few seconds; error: needs
+   * an operator; lineage: frames of a lineage not accepted here (`ferry lineage accept --origin`).
+   */
+  errorKind: StopKind | null;
   errorAt: Date | null;
   errorPos: number | null;
   sourceAt: Date | null;
   appliedAt: Date | null;
   clockAheadMs: number;
+  /** The origin's lineage applied here (null until first seen), its fork, the lineages it replaced. */
+  lineage: { id: string | null; since: number; retired: string[] };
+  /** The lineage a stopped stream was offered (what `ferry lineage accept --origin` accepts). */
+  lineageOffered: { id: string; since: number } | null;
 }
+
+export type StopKind = 'gap' | 'schema' | 'error' | 'lineage';
 
 export async function readApplied(db: Queryable, origin: string): Promise<AppliedState> {
   const r = await db.query(`select * from ferry.applied where origin = $1`, [origin]);
   const x = r.rows[0];
-  if (!x) return { origin, pos: 0, tick: null, seenPos: 0, offset: null, status: 'running', error: null, errorKind: null, errorAt: null, errorPos: null, sourceAt: null, appliedAt: null, clockAheadMs: 0 };
+  if (!x)
+    return {
+      origin, pos: 0, tick: null, seenPos: 0, offset: null, status: 'running', error: null, errorKind: null, errorAt: null, errorPos: null, sourceAt: null, appliedAt: null, clockAheadMs: 0,
+      lineage: { id: null, since: 0, retired: [] }, lineageOffered: null,
+    };
   return {
     origin,
     pos: Number(x.pos),
@@ -40,7 +53,47 @@ export async function readApplied(db: Queryable, origin: string): Promise<Applie
     sourceAt: x.source_at,
     appliedAt: x.applied_at,
     clockAheadMs: Number(x.clock_ahead_ms ?? 0),
+    lineage: { id: x.lineage ?? null, since: Number(x.lineage_since ?? 0), retired: x.lineage_retired ?? [] },
+    lineageOffered: x.lineage_offered ? { id: String(x.lineage_offered.id), since: Number(x.lineage_offered.since) } : null,
   };
+}
+
+/** Trust on first use: the first lineage of an origin seen here is the one applied (unless one is recorded meanwhile). */
+export async function adoptLineage(db: Queryable, origin: string, l: { id: string; since: number }): Promise<void> {
+  await db.query('update ferry.applied set lineage = $2, lineage_since = $3 where origin = $1 and lineage is null', [origin, l.id, l.since]);
+}
+
+/** A stream stopped by frames of another lineage keeps what it was offered, for the operator to accept. */
+export async function offerLineage(db: Queryable, origin: string, l: { id: string; since: number }): Promise<void> {
+  await db.query('update ferry.applied set lineage_offered = $2::jsonb where origin = $1', [origin, JSON.stringify({ id: l.id, since: l.since })]);
+}
+
+/**
+ * `ferry lineage accept --origin`: the offered lineage is the one applied from now on. Positions after
+ * its fork are its own: the applied position moves back to the fork if it was past it (what was
+ * applied past there stays: `ferry verify` shows it), operator skips past the fork are forgotten
+ * (they named other changes), and the tick snapshot and the origin's vector are forgotten (its xids
+ * and applied positions after the fork are another history's). null when nothing was offered (or
+ * not the lineage `expect` names).
+ */
+export async function acceptOfferedLineage(db: Queryable, origin: string, expect?: string): Promise<{ id: string; since: number; previous: string | null; pos: number } | null> {
+  const r = await db.query<{ id: string; since: string; previous: string | null; pos: string }>(
+    `with o as (select a.lineage as previous from ferry.applied a where a.origin = $1 for update)
+     update ferry.applied a
+        set lineage_retired = case when a.lineage is null or a.lineage = any(a.lineage_retired) then a.lineage_retired else a.lineage_retired || a.lineage end,
+            lineage = a.lineage_offered->>'id', lineage_since = (a.lineage_offered->>'since')::bigint,
+            pos = least(a.pos, (a.lineage_offered->>'since')::bigint), seen_pos = least(a.seen_pos, (a.lineage_offered->>'since')::bigint),
+            snap = null, snap_tick = null, peer_seen = null, lineage_offered = null,
+            status = 'running', error = null, error_kind = null, error_pos = null, error_at = null
+       from o
+      where a.origin = $1 and a.lineage_offered is not null and ($2::text is null or a.lineage_offered->>'id' = $2)
+      returning a.lineage as id, a.lineage_since as since, o.previous, a.pos`,
+    [origin, expect ?? null],
+  );
+  const x = r.rows[0];
+  if (!x) return null;
+  await db.query('delete from ferry.skips where origin = $1 and applied_at is null and pos > $2', [origin, Number(x.since)]);
+  return { id: x.id, since: Number(x.since), previous: x.previous, pos: Number(x.pos) };
 }
 
 /** The applied position of every origin this DC has applied from: its version vector. */
@@ -111,7 +164,7 @@ export async function peerVectors(db: Queryable): Promise<Record<string, Record<
 }
 
 /** Records that an origin's stream is stopped and why (shown by `ferry status`). */
-export async function stopStream(db: Queryable, origin: string, message: string, pos: number, kind: 'gap' | 'schema' | 'error'): Promise<void> {
+export async function stopStream(db: Queryable, origin: string, message: string, pos: number, kind: StopKind): Promise<void> {
   await db.query(
     `insert into ferry.applied (origin, status, error, error_kind, error_pos, error_at) values ($1, 'stopped', $2, $3, $4, clock_timestamp())
      on conflict (origin) do update set status = 'stopped', error = excluded.error, error_kind = excluded.error_kind,

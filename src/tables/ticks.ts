@@ -145,3 +145,22 @@ export async function coveringEnd(db: Queryable, snaps: string[]): Promise<numbe
   const x = r.rows[0];
   return x && x.covers ? Number(x.end_pos) : null;
 }
+
+/**
+ * `ferry lineage accept` in a database whose transaction ids are another cluster's (a copy made by
+ * pg_dump or logical replication): the ticks' snapshots and the captured changes name the old
+ * cluster's xids, which order nothing here. Changes whose xid this cluster has not handed out yet
+ * take the accepting transaction's own xid (they were committed there, and now commit with it), and
+ * a tick that sees no xid at all starts the chain again: the batch after it is every change the
+ * change tables hold, whatever cluster captured it. A change already published may be sent again
+ * (under a new position, with its version: the peers' merge keeps one), none is lost.
+ */
+export async function bridgeXidSpaces(db: Queryable, nextXid: string): Promise<{ tick: number; moved: number }> {
+  const moved = await db.query('update ferry.changes set xid = pg_current_xact_id() where xid >= $1::xid8', [nextXid]);
+  const r = await db.query<{ tick: string }>(
+    `insert into ferry.ticks (tick, snap, last_id)
+     select (select max(tick) + 1 from ferry.ticks), '3:3:'::pg_snapshot, (select case when is_called then last_value else 0 end from ferry.change_id_seq)
+     returning tick`,
+  );
+  return { tick: Number(r.rows[0].tick), moved: moved.rowCount ?? 0 };
+}
