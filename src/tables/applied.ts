@@ -83,7 +83,7 @@ export async function acceptOfferedLineage(db: Queryable, origin: string, expect
         set lineage_retired = case when a.lineage is null or a.lineage = any(a.lineage_retired) then a.lineage_retired else a.lineage_retired || a.lineage end,
             lineage = a.lineage_offered->>'id', lineage_since = (a.lineage_offered->>'since')::bigint,
             pos = least(a.pos, (a.lineage_offered->>'since')::bigint), seen_pos = least(a.seen_pos, (a.lineage_offered->>'since')::bigint),
-            snap = null, snap_tick = null, peer_seen = null, lineage_offered = null,
+            snap = null, snap_tick = null, peer_seen = '{}', lineage_offered = null,
             status = 'running', error = null, error_kind = null, error_pos = null, error_at = null
        from o
       where a.origin = $1 and a.lineage_offered is not null and ($2::text is null or a.lineage_offered->>'id' = $2)
