@@ -852,6 +852,7 @@ CREATE TABLE ferry.state (
     lineage_since bigint DEFAULT 0 NOT NULL,
     lineage_parent text,
     lineage_at timestamp with time zone,
+    xid_base_tick bigint DEFAULT 0 NOT NULL,
     CONSTRAINT state_singleton_check CHECK (singleton)
 );
 

@@ -80,7 +80,7 @@ export async function acceptOwnLineage(db: Client, origin: string): Promise<Acce
     const otherXids = (rec.systemIdentifier !== null && now.systemIdentifier !== null && rec.systemIdentifier !== now.systemIdentifier) || BigInt(now.nextXid) < BigInt(ticked);
     const since = (await stampedEnd(db)).pos;
     const bridge = otherXids ? await bridgeXidSpaces(db, now.nextXid) : null;
-    const started = await startLineage(db, now, since);
+    const started = await startLineage(db, now, since, bridge?.tick ?? null);
     return { ...started, since, changed, bridge };
   });
 }

@@ -84,19 +84,19 @@ export async function recordIdentityIfUnknown(db: Queryable): Promise<void> {
   );
 }
 
-/** The largest xid any tick of this database's stream has seen handed out (its snapshot's xmax). */
+/** The largest xid any tick of this database's stream has seen handed out (its snapshot's xmax), in this cluster's xids. */
 export async function tickedXidHigh(db: Queryable): Promise<string> {
-  const r = await db.query<{ x: string | null }>('select max(pg_snapshot_xmax(snap))::text as x from ferry.ticks');
+  const r = await db.query<{ x: string | null }>('select max(pg_snapshot_xmax(snap))::text as x from ferry.ticks where tick >= (select xid_base_tick from ferry.state)');
   return r.rows[0].x ?? '0';
 }
 
 /** `ferry lineage accept` at the origin: the database as it is now starts a new lineage forked at `since`. */
-export async function startLineage(db: Queryable, now: CurrentIdentity, since: number): Promise<{ lineage: string; parent: string }> {
+export async function startLineage(db: Queryable, now: CurrentIdentity, since: number, xidBaseTick: number | null): Promise<{ lineage: string; parent: string }> {
   const r = await db.query<{ lineage: string; parent: string }>(
     `update ferry.state s set system_identifier = $1, timeline = $2, lineage_parent = s.lineage, lineage = gen_random_uuid()::text,
-            lineage_since = $3, lineage_at = clock_timestamp()
+            lineage_since = $3, lineage_at = clock_timestamp(), xid_base_tick = coalesce($4, s.xid_base_tick)
       returning s.lineage, s.lineage_parent as parent`,
-    [now.systemIdentifier, now.timeline, since],
+    [now.systemIdentifier, now.timeline, since, xidBaseTick],
   );
   return r.rows[0];
 }

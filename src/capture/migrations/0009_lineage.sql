@@ -13,6 +13,8 @@ alter table ferry.state add column lineage text;
 alter table ferry.state add column lineage_since bigint not null default 0;
 alter table ferry.state add column lineage_parent text;
 alter table ferry.state add column lineage_at timestamptz;
+-- the first tick in this cluster's transaction ids (ticks before it name another cluster's xids)
+alter table ferry.state add column xid_base_tick bigint not null default 0;
 
 -- Made here, at `ferry init`: a new database's lineage is its own, forked at nothing. (`ferry init`
 -- records system_identifier and timeline right after, as far as this role may read them.)
