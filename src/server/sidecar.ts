@@ -1,5 +1,6 @@
 import { Applier } from '../apply/applier';
 import type { FerryConfig } from '../config/schema';
+import { checkApplierRole } from '../capture/applier-role';
 import { checkOrigin, checkSchema } from '../capture/migrate';
 import { connect, createPool, databaseError } from '../common/db';
 import { FerryError } from '../common/errors';
@@ -15,7 +16,7 @@ import { startHttp } from './http';
  * Waits for this DC's database to answer (it may start after Ferry), then refuses to go on if
  * schema ferry is missing or not at this build's migration. False if stopped while waiting.
  */
-export async function schemaReady(config: FerryConfig, log: Logger, stop: AbortSignal): Promise<boolean> {
+export async function schemaReady(config: FerryConfig, log: Logger, stop: AbortSignal, opts: { applies?: boolean } = {}): Promise<boolean> {
   let warned = false;
   for (let attempt = 1; !stop.aborted; attempt++) {
     let c;
@@ -33,6 +34,7 @@ export async function schemaReady(config: FerryConfig, log: Logger, stop: AbortS
     try {
       await checkSchema(c);
       await checkOrigin(c, config.origin);
+      if (opts.applies) await checkApplierRole(c);
       const from = await unfinishedBootstrap(c);
       if (from) throw new FerryError(`a bootstrap of this DC from ${from} has not finished: run \`ferry bootstrap --from ${from}\` again (it resumes where it stopped), then start Ferry`);
       return true;
@@ -54,7 +56,7 @@ export interface Parts {
  * endpoints. Resolves when stop aborts and every part has finished its current batch.
  */
 export async function runSidecar(config: FerryConfig, log: Logger, stop: AbortSignal, parts: Parts): Promise<void> {
-  if (!(await schemaReady(config, log, stop))) return;
+  if (!(await schemaReady(config, log, stop, { applies: parts.apply }))) return;
   const pool = parts.http ? createPool(config.database, { max: 2, application_name: 'ferry-http' }) : undefined;
   const http = pool ? await startHttp(config, pool, log.child({ role: 'http' })) : undefined;
   const tasks: Promise<void>[] = [];
