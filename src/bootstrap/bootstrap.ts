@@ -1,4 +1,5 @@
 import type { Client } from 'pg';
+import { checkApplierRole } from '../capture/applier-role';
 import { checkOrigin, checkSchema } from '../capture/migrate';
 import type { FerryConfig } from '../config/schema';
 import { connect, inTransaction } from '../common/db';
@@ -50,6 +51,8 @@ export async function bootstrap(cfg: FerryConfig, opts: BootstrapOptions): Promi
   const dst = await open(cfg.database, 'this DC', cfg.origin);
   let src: Client | undefined;
   try {
+    // the copy is written with ferry.origin set, like an applier's writes: it must not be captured again
+    await checkApplierRole(dst);
     src = await open(url, source, source);
     const state = await readBootstrap(dst);
     if (state && state.source !== source) throw new FerryError(`this DC is being bootstrapped from ${state.source}, not ${source}: run \`ferry bootstrap --from ${state.source}\` to finish it`);

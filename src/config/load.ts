@@ -11,7 +11,7 @@ import { configSchema, FerryConfig } from './schema';
  * forward.tickIntervalMs → FERRY_FORWARD__TICK_INTERVAL_MS. Values are read as YAML scalars or
  * flow sequences, and a plain comma list is a list (FERRY_PEERS=dc-b,dc-c).
  */
-const TOP_KEYS = ['origin', 'database', 'transport', 'peers', 'destinations', 'peerDatabases', 'http', 'forward', 'apply', 'conflicts'];
+const TOP_KEYS = ['origin', 'database', 'transport', 'peers', 'destinations', 'peerDatabases', 'startupTimeoutMs', 'http', 'forward', 'apply', 'conflicts'];
 
 const snake = (k: string) => k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 const camel = (s: string) => s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());

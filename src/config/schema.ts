@@ -46,6 +46,12 @@ export const configSchema = z
     peerDatabases: z.record(dcId, z.string().regex(/^postgres(ql)?:\/\//, 'a peer database must be a postgres:// connection URL')).default({}),
     /** DCs that apply this origin's changes (one SQS queue each); defaults to peers. */
     destinations: z.array(dcId).optional(),
+    /**
+     * At start-up, how long `run`, `forward` and `apply` wait for this DC's database and the
+     * transport's server to answer before they exit 3 naming the address and its key. Once running,
+     * a server that goes away is waited for as long as it takes.
+     */
+    startupTimeoutMs: z.number().int().min(0).default(30_000),
     http: z.object({ port: z.number().int().min(0).max(65535).default(8080), host: z.string().default('0.0.0.0') }).prefault({}),
     forward: z
       .object({

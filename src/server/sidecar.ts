@@ -1,22 +1,26 @@
 import { Applier } from '../apply/applier';
 import type { FerryConfig } from '../config/schema';
+import { checkApplierRole } from '../capture/applier-role';
 import { checkOrigin, checkSchema } from '../capture/migrate';
 import { connect, createPool, databaseError } from '../common/db';
-import { FerryError } from '../common/errors';
+import { FerryError, ServiceError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { unfinishedBootstrap } from '../tables/bootstrap';
 import { backoff } from '../common/retry';
 import { sleep } from '../common/sleep';
 import { Forwarder } from '../forward/forwarder';
 import { publisherFor, subscriberFor } from '../transport';
+import { probeTransport, STARTUP_KEY } from '../transport/probe';
 import { startHttp } from './http';
 
 /**
- * Waits for this DC's database to answer (it may start after Ferry), then refuses to go on if
- * schema ferry is missing or not at this build's migration. False if stopped while waiting.
+ * Waits for this DC's database to answer (it may start after Ferry) for at most startupTimeoutMs,
+ * then refuses to go on if schema ferry is missing or not at this build's migration. False if
+ * stopped while waiting.
  */
-export async function schemaReady(config: FerryConfig, log: Logger, stop: AbortSignal): Promise<boolean> {
+export async function schemaReady(config: FerryConfig, log: Logger, stop: AbortSignal, opts: { applies?: boolean } = {}): Promise<boolean> {
   let warned = false;
+  const deadline = Date.now() + config.startupTimeoutMs;
   for (let attempt = 1; !stop.aborted; attempt++) {
     let c;
     try {
@@ -25,14 +29,17 @@ export async function schemaReady(config: FerryConfig, log: Logger, stop: AbortS
       const err = databaseError(e, config.database);
       // a wrong password or database name will not fix itself: say so and exit
       if (!err.retriable) throw err;
+      // nor, at start, a database that does not answer within startupTimeoutMs (the orchestrator restarts us)
+      if (Date.now() >= deadline) throw new ServiceError(`${err.message} (waited ${config.startupTimeoutMs} ms; ${STARTUP_KEY} sets how long)`, { cause: e });
       if (!warned) log.warn({ reason: err.message }, "cannot reach this DC's database yet; trying again until it answers");
       warned = true;
-      await sleep(backoff(attempt), stop);
+      await sleep(Math.min(backoff(attempt), Math.max(0, deadline - Date.now())), stop);
       continue;
     }
     try {
       await checkSchema(c);
       await checkOrigin(c, config.origin);
+      if (opts.applies) await checkApplierRole(c);
       const from = await unfinishedBootstrap(c);
       if (from) throw new FerryError(`a bootstrap of this DC from ${from} has not finished: run \`ferry bootstrap --from ${from}\` again (it resumes where it stopped), then start Ferry`);
       return true;
@@ -54,7 +61,8 @@ export interface Parts {
  * endpoints. Resolves when stop aborts and every part has finished its current batch.
  */
 export async function runSidecar(config: FerryConfig, log: Logger, stop: AbortSignal, parts: Parts): Promise<void> {
-  if (!(await schemaReady(config, log, stop))) return;
+  if (!(await schemaReady(config, log, stop, { applies: parts.apply }))) return;
+  if (parts.forward || parts.apply) await probeTransport(config, stop);
   const pool = parts.http ? createPool(config.database, { max: 2, application_name: 'ferry-http' }) : undefined;
   const http = pool ? await startHttp(config, pool, log.child({ role: 'http' })) : undefined;
   const tasks: Promise<void>[] = [];

@@ -6,6 +6,7 @@ import { backoff } from '../common/retry';
 import { sleep } from '../common/sleep';
 import type { Delivery, Subscriber } from './types';
 import { ensureTopic, kafkaClient } from './kafka';
+import { kafkaError } from './kafka-errors';
 import { kafkaGroupId, kafkaTopic } from './names';
 
 /** An origin's topic has exactly one partition (DESIGN.md §5): its offsets are the stream's order. */
@@ -100,8 +101,7 @@ export class KafkaSubscriber implements Subscriber {
     } catch (e) {
       this.consumer = undefined;
       await consumer.disconnect().catch(() => undefined);
-      if (e instanceof FerryError) throw e;
-      throw new FerryError(`subscribing to Kafka topic ${this.topic} as group ${this.groupId} failed: ${(e as Error).message}`, { retriable: true, cause: e });
+      throw kafkaError(e, { what: `subscribing to Kafka topic ${this.topic} as group ${this.groupId}`, topic: this.topic, groupId: this.groupId });
     }
     this.log.info({ topic: this.topic, groupId: this.groupId, resumeAt: this.next?.toString() ?? 'group offset' }, 'consuming from Kafka');
   }
@@ -126,7 +126,7 @@ export class KafkaSubscriber implements Subscriber {
     try {
       await consumer.commitOffsets([{ topic: this.topic, partition: PARTITION, offset: offset.toString() }]);
     } catch (e) {
-      throw new FerryError(`committing offset ${offset} of ${this.topic} for group ${this.groupId} failed: ${(e as Error).message}`, { retriable: true, cause: e });
+      throw kafkaError(e, { what: `committing offset ${offset} of ${this.topic} for group ${this.groupId}`, topic: this.topic, groupId: this.groupId });
     }
   }
 

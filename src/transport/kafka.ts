@@ -2,7 +2,7 @@ import { Kafka, logLevel, Producer } from 'kafkajs';
 import type { KafkaConfig } from '../config/schema';
 import type { Logger } from '../common/logger';
 import type { EncodedFrame } from '../protocol/envelope';
-import { FencedError, FerryError } from '../common/errors';
+import { kafkaError } from './kafka-errors';
 import type { Publisher } from './types';
 import { kafkaTopic, kafkaTransactionalId } from './names';
 
@@ -28,8 +28,8 @@ export function kafkaClient(cfg: KafkaConfig, log: Logger, clientSuffix: string)
 
 export async function ensureTopic(kafka: Kafka, topic: string): Promise<void> {
   const admin = kafka.admin();
-  await admin.connect();
   try {
+    await admin.connect();
     const existing = await admin.listTopics();
     if (!existing.includes(topic)) {
       // one partition: the origin's stream is totally ordered (DESIGN.md §5). Another process
@@ -41,6 +41,8 @@ export async function ensureTopic(kafka: Kafka, topic: string): Promise<void> {
         if (!errs.length || errs.some((x) => x.type !== 'TOPIC_ALREADY_EXISTS')) throw e;
       }
     }
+  } catch (e) {
+    throw kafkaError(e, { what: `making sure Kafka topic ${topic} exists`, topic });
   } finally {
     await admin.disconnect();
   }
@@ -75,13 +77,22 @@ export class KafkaPublisher implements Publisher {
       // a batch that cannot be sent simply waits, it is never skipped
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },
     });
-    await this.producer.connect();
+    try {
+      await this.producer.connect();
+    } catch (e) {
+      throw kafkaError(e, this.site('connecting the transactional producer'));
+    }
     this.log.info({ topic: this.topic }, 'publishing to Kafka');
   }
 
   async publish(tick: number, groups: AsyncIterable<EncodedFrame[]>): Promise<void> {
     if (!this.producer) throw new Error('KafkaPublisher.start() was not called');
-    let tx = await this.producer.transaction();
+    let tx;
+    try {
+      tx = await this.producer.transaction();
+    } catch (e) {
+      throw kafkaError(e, this.site(`beginning a transaction for tick ${tick}`));
+    }
     let inTx = 0;
     try {
       for await (const frames of groups) {
@@ -113,12 +124,14 @@ export class KafkaPublisher implements Publisher {
       await tx.commit();
     } catch (e) {
       await tx.abort().catch(() => undefined);
-      const name = (e as { type?: string; name?: string }).type ?? (e as Error).name;
-      if (/PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|ProducerFenced/i.test(String(name) + String((e as Error).message))) {
-        throw new FencedError(`another forwarder of origin ${this.origin} took over the Kafka transactional id`, { cause: e });
-      }
-      throw new FerryError(`publishing tick ${tick} to Kafka topic ${this.topic} failed: ${(e as Error).message}`, { retriable: true, cause: e });
+      // the forwarder's own errors (raised while the frames were read: the change table lost rows,
+      // positions not dense) come through as they are, never as a retriable transport error
+      throw kafkaError(e, this.site(`publishing tick ${tick} to Kafka topic ${this.topic}`));
     }
+  }
+
+  private site(what: string) {
+    return { what: `origin ${this.origin}: ${what}`, topic: this.topic, transactionalId: kafkaTransactionalId(this.cfg.topicPrefix, this.origin) };
   }
 
   async stop(): Promise<void> {

@@ -14,15 +14,19 @@ import { sleep } from '../common/sleep';
 import type { Publisher } from './types';
 import { sqsQueueName } from './names';
 
-export function sqsClient(cfg: SqsConfig): SQSClient {
+// Ferry supports the Node versions its package names; the SDK's notice about future releases is a
+// multi-line warning on stderr that would break Ferry's one-line errors
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+export function sqsClient(cfg: SqsConfig, limits: { maxAttempts?: number; connectionTimeout?: number; requestTimeout?: number } = {}): SQSClient {
   return new SQSClient({
     region: cfg.region,
     endpoint: cfg.endpoint,
     credentials: cfg.accessKeyId && cfg.secretAccessKey ? { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } : undefined,
-    maxAttempts: 5,
+    maxAttempts: limits.maxAttempts ?? 5,
     // no call may hang for good (a dropped connection would stall the stream silently); the
     // longest legitimate call is a 20 s long poll
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 45_000 },
+    requestHandler: { connectionTimeout: limits.connectionTimeout ?? 5_000, requestTimeout: limits.requestTimeout ?? 45_000 },
   });
 }
 

@@ -192,4 +192,76 @@ describe('configuration and unreachable services: one line, an exit code that sa
     }
     expect(u.password).not.toBe('');
   });
+
+  it('at start, a database that does not answer within startupTimeoutMs: run, apply and forward exit 3 in one line naming the key', async () => {
+    const down = new URL(url);
+    down.port = '1';
+    for (const cmd of ['run', 'apply', 'forward']) {
+      const t0 = Date.now();
+      const r = await ferry([cmd, '--config', config(down.toString())], { FERRY_STARTUP_TIMEOUT_MS: '1500' });
+      expect([cmd, r.code]).toEqual([cmd, 3]);
+      oneLine(r.err);
+      expect(r.err).toMatch(/^ferry: cannot connect to this DC's database \(key database: postgres:\/\/.*\): nothing listens there: start PostgreSQL, or correct the host and port \(waited 1500 ms; startupTimeoutMs \(FERRY_STARTUP_TIMEOUT_MS\) sets how long\)$/m);
+      expect(Date.now() - t0).toBeLessThan(30_000);
+    }
+  });
+
+  describe('at start, a transport server that does not answer', () => {
+    let ready: string;
+    beforeAll(async () => {
+      ready = await freshDatabase('a');
+      expect((await ferry(['init', '--config', config(ready)])).code).toBe(0);
+    });
+    afterAll(() => dropDatabase(ready));
+    const closed = '127.0.0.1:1'; // nothing listens on port 1
+
+    it('Kafka: run, apply and forward exit 3 in one line naming the brokers, their key and variable', async () => {
+      for (const cmd of ['run', 'apply', 'forward']) {
+        const t0 = Date.now();
+        const cfg = file(`origin: dc-a\ndatabase: ${ready}\ntransport: { kind: kafka, brokers: [${closed}] }\npeers: [dc-b]\nhttp: { port: 0 }\nstartupTimeoutMs: 2000\n`);
+        const r = await ferry([cmd, '--config', cfg]);
+        expect([cmd, r.code]).toEqual([cmd, 3]);
+        oneLine(r.err);
+        expect(r.err).toMatch(
+          /^ferry: cannot reach the Kafka broker\(s\) 127\.0\.0\.1:1 \(key transport\.brokers, FERRY_TRANSPORT__BROKERS\) within 2000 ms: .*: start Kafka, or correct the addresses; startupTimeoutMs \(FERRY_STARTUP_TIMEOUT_MS\) sets how long Ferry waits at start$/m,
+        );
+        expect(Date.now() - t0).toBeLessThan(30_000);
+      }
+    });
+
+    it('SQS: run and forward exit 3 in one line naming the endpoint, its key and variable', async () => {
+      for (const cmd of ['run', 'forward']) {
+        const cfg = file(
+          `origin: dc-a\ndatabase: ${ready}\ntransport: { kind: sqs, endpoint: 'http://${closed}', accessKeyId: test, secretAccessKey: test-secret-key }\npeers: [dc-b]\nhttp: { port: 0 }\n`,
+        );
+        const r = await ferry([cmd, '--config', cfg], { FERRY_STARTUP_TIMEOUT_MS: '2000' });
+        expect([cmd, r.code]).toEqual([cmd, 3]);
+        oneLine(r.err);
+        expect(r.err).toMatch(/^ferry: cannot reach the SQS server http:\/\/127\.0\.0\.1:1 \(key transport\.endpoint, FERRY_TRANSPORT__ENDPOINT\) within 2000 ms: .*start it, or correct the address/m);
+        expect(r.err).not.toContain('test-secret-key');
+      }
+    });
+
+    it('SQS without any credentials: exit 2 naming the keys and the AWS chain', async () => {
+      const cfg = file(`origin: dc-a\ndatabase: ${ready}\ntransport: { kind: sqs, endpoint: '${services().FERRY_SQS_ENDPOINT}' }\npeers: [dc-b]\nhttp: { port: 0 }\n`);
+      const noAws = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'ferry-test-no-such-profile', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true', AWS_CONTAINER_CREDENTIALS_FULL_URI: '', AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '', AWS_WEB_IDENTITY_TOKEN_FILE: '' };
+      const r = await ferry(['forward', '--config', cfg], noAws);
+      expect(r.code).toBe(2);
+      oneLine(r.err);
+      expect(r.err).toMatch(/^ferry: no AWS credentials for SQS at http:.*: set transport\.accessKeyId and transport\.secretAccessKey \(FERRY_TRANSPORT__ACCESS_KEY_ID, FERRY_TRANSPORT__SECRET_ACCESS_KEY\)/m);
+    });
+
+    it('once the services answer, the same commands start (the probe passes)', async () => {
+      const cfg = file(`origin: dc-a\ndatabase: ${ready}\ntransport: { kind: kafka, brokers: [${services().FERRY_KAFKA_BROKERS}] }\npeers: []\nhttp: { port: 0 }\nstartupTimeoutMs: 2000\n`);
+      // `ferry forward` runs until stopped: the timeout of the helper is not reached, so run it briefly
+      const child = execFile(process.execPath, [path.join(ROOT, 'bin', 'ferry'), 'forward', '--config', cfg], { env: { ...process.env, FERRY_LOG_LEVEL: 'info' } });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const deadline = Date.now() + 30_000;
+      while (!/publishing to Kafka/.test(out) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      expect(out).toMatch(/publishing to Kafka/);
+    });
+  });
 });

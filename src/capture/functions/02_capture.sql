@@ -131,9 +131,12 @@ declare
   v_kn text[] := %2$L;
   v_cn text[] := %5$L;
 begin
-  -- writes applied by Ferry carry ferry.origin and are not captured again (loop prevention)
+  -- writes applied by Ferry carry ferry.origin and are not captured again (loop prevention);
+  -- only Ferry's role (a member of schema ferry's owner) may skip: other sessions are captured
   if current_setting('ferry.origin', true) <> '' then
-    return null;
+    if pg_has_role(session_user, %13$s::oid, 'MEMBER') then
+      return null;
+    end if;
   end if;
   if TG_OP <> 'TRUNCATE' then
     -- the row is read through its images: no column name here can break a write
@@ -205,7 +208,8 @@ begin
   return null;
 end
 $body$, v_target, t.key_cols, p_tbl::oid, replace(v_keyexpr, '$img', 'v_new'), t.counters, replace(v_keyexpr, '$img', 'v_old'),
-   v_jtext, v_wall, v_stale, v_counters, v_counters_json, st.origin);
+   v_jtext, v_wall, v_stale, v_counters, v_counters_json, st.origin,
+   (select n.nspowner from pg_namespace n where n.nspname = 'ferry'));
 end $$;
 
 -- The output settings a table's capture function pins: float, interval and money values (also in

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { Forwarder } from '../../forward/forwarder';
 import { schemaReady } from '../../server/sidecar';
 import { publisherFor } from '../../transport';
+import { probeTransport } from '../../transport/probe';
 import { context, shutdownSignal } from '../context';
 
 export function forwardCommand(): Command {
@@ -12,6 +13,7 @@ export function forwardCommand(): Command {
       const { config, log } = context(opts);
       const stop = shutdownSignal(log);
       if (!(await schemaReady(config, log, stop))) return;
+      await probeTransport(config, stop);
       const fwd = new Forwarder(config, publisherFor(config, log), log.child({ role: 'forwarder' }));
       await fwd.run(stop);
       log.info('forwarder stopped');
