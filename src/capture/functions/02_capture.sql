@@ -1,7 +1,9 @@
 -- The capture trigger of each tracked table (DESIGN.md §2). Its body is generated per table so the
 -- key columns, the target change table and this DC's id are constants: the trigger runs inside
--- every user write, so it does as little as it can (measured: one PL/pgSQL call and one INSERT are
--- most of its cost).
+-- every user write, so it does as little as it can. Measured (backend CPU per pgbench TPC-B
+-- transaction, bench notes in issue 9): PL/pgSQL sets up every expression and statement a function
+-- runs anew in each transaction, so the cost is the count of them more than what they compute; the
+-- common cases therefore take a short path of a few expressions and one INSERT (below).
 --
 -- The row image is row_to_json(NEW): values in PostgreSQL's own output, json columns exactly as
 -- written. The function reads the row only through its images (the key too, by column name as data),
@@ -28,6 +30,11 @@ declare
   v_counters_json text := 'null';
   v_stale text := '';
   v_keyexpr text;
+  v_fast text := '';
+  v_clock text;
+  v_keyset text;
+  v_keysame text;
+  v_ckey text;
   i int;
 begin
   select * into t from ferry.tracked where tbl = p_tbl;
@@ -84,7 +91,8 @@ begin
     v_jtext := E'\n  if TG_OP <> ''DELETE'' then' || replace(v_jtext, E'\n', E'\n  ') || E'\n  end if;';
   end if;
   -- this DC's wall clock in milliseconds (plus the offset a test may inject, read now: a constant)
-  v_wall := format('((extract(epoch from clock_timestamp()) * 1000)::bigint + %s)', st.clock_offset_ms);
+  -- (float8 arithmetic: cheaper than numeric's, and exact to far below a millisecond)
+  v_wall := format('(date_part(''epoch'', clock_timestamp()) * 1000)::bigint%s', case when st.clock_offset_ms <> 0 then format(' + (%s)', st.clock_offset_ms) end);
   -- counter columns: this DC's share moves by the change; the change carries the share (and the
   -- value counting began with, the first time), never a delta, so redelivery cannot add twice
   for i in 1 .. coalesce(cardinality(t.counters), 0) loop
@@ -116,20 +124,73 @@ begin
   if v_counters <> '' then
     v_counters_json := 'v_shares';
   end if;
+  -- The common cases, one statement each (measured: what a capture function costs a writer is mostly
+  -- the statements and expressions it runs, each set up anew in every transaction; PL/pgSQL logic
+  -- costs more than the change row's INSERT). A table with counter columns, or json / array columns
+  -- that may need exact text, takes the general path below for every change; so do a TRUNCATE, a
+  -- key change and a key column renamed since this function was made (a key name the image does not
+  -- hold fails the fast path's condition). The key names are constants here: a single-column key
+  -- compares two images' values, a key of several columns its two key texts.
+  if v_counters = '' and v_jtext = '' then
+    v_clock := format('case when pg_sequence_last_value(''ferry.clock'') >= %1$s - 10 then pg_sequence_last_value(''ferry.clock'') else ferry.advance_clock(%1$s) end', v_wall);
+    -- the key as the wire writes it, its names constants here; and "all key columns are in the image"
+    select $q$'{' || $q$ || string_agg(format('%L || ($img -> %L)::text', to_json(k)::text || ': ', k), $q$ || ', ' || $q$ order by o) || $q$ || '}'$q$,
+           string_agg(format('($img -> %L) is not null', k), ' and ' order by o)
+      into v_ckey, v_keyset
+      from unnest(t.key_cols) with ordinality u(k, o);
+    -- an update that keeps its key: one key column compares its two values, several the two key texts
+    if cardinality(t.key_cols) = 1 then
+      v_keysame := format('(v_new -> %1$L)::text = (row_to_json(OLD) -> %1$L)::text', t.key_cols[1]);
+    else
+      v_keysame := format('%s = %s', replace(v_ckey, '$img', 'v_new'), replace(v_ckey, '$img', 'v_old'));
+    end if;
+    v_fast := format($f$
+  if TG_OP = 'UPDATE' then
+    v_new := row_to_json(NEW);%10$s
+    if %4$s then
+      insert into %1$s (tbl, op, row, hlc) values (%2$s, 'U', v_new, %3$s);
+      return null;
+    end if;
+  elsif TG_OP = 'INSERT' then
+    v_new := row_to_json(NEW);
+    if %6$s then
+      -- (the look-up of the key's version entry, as below, before the clock is read: a CASE reads
+      -- its condition first)
+      insert into %1$s (tbl, op, row, hlc)
+      values (%2$s, 'I', v_new, case when exists (select from ferry.row_versions where tbl = %2$s and key = %5$s for share) is not null then %3$s end);
+      return null;
+    end if;
+  elsif TG_OP = 'DELETE' then
+    v_old := row_to_json(OLD);
+    if %8$s then
+      -- (no RETURNING: an application role may insert change rows, not read them)
+      v_oldkey := %7$s;
+      v_ms := %3$s;
+      v_id := nextval('ferry.change_id_seq');
+      insert into %1$s (id, tbl, op, row, hlc) values (v_id, %2$s, 'D', v_oldkey::json, v_ms);
+      insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
+      values (%2$s, v_oldkey, v_ms, %9$L, v_id, true, pg_current_xact_id(), null)
+      on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = true, xid = excluded.xid, pos = null;
+      return null;
+    end if;
+  end if;
+  -- the general path$f$, v_target, p_tbl::oid, v_clock, v_keysame, replace(v_ckey, '$img', 'v_new'),
+      replace(v_keyset, '$img', 'v_new'), replace(v_ckey, '$img', 'v_old'), replace(v_keyset, '$img', 'v_old'), st.origin,
+      case when cardinality(t.key_cols) > 1 then E'\n    v_old := row_to_json(OLD);' else '' end);
+  end if;
   return format($body$
 declare
   v_ms bigint;
   v_id bigint;
   v_key text;
-  v_shares jsonb := '{}';
+  v_shares jsonb;
   v_new json;
   v_old json;
   v_newkey text;
   v_oldkey text;
   v_jt jsonb;
-  -- the names of the key and counter columns when this function was made
-  v_kn text[] := %2$L;
-  v_cn text[] := %5$L;
+  v_kn text[];
+  v_cn text[];
 begin
   -- writes applied by Ferry carry ferry.origin and are not captured again (loop prevention);
   -- only Ferry's role (a member of schema ferry's owner) may skip: other sessions are captured
@@ -137,7 +198,12 @@ begin
     if pg_has_role(session_user, %13$s::oid, 'MEMBER') then
       return null;
     end if;
-  end if;
+  end if;%14$s
+  -- (set here, not where declared: a declared value is an expression run in every call)
+  v_shares := '{}';
+  -- the names of the key and counter columns when this function was made
+  v_kn := %2$L;
+  v_cn := %5$L;
   if TG_OP <> 'TRUNCATE' then
     -- the row is read through its images: no column name here can break a write
     if TG_OP <> 'DELETE' then
@@ -209,7 +275,7 @@ begin
 end
 $body$, v_target, t.key_cols, p_tbl::oid, replace(v_keyexpr, '$img', 'v_new'), t.counters, replace(v_keyexpr, '$img', 'v_old'),
    v_jtext, v_wall, v_stale, v_counters, v_counters_json, st.origin,
-   (select n.nspowner from pg_namespace n where n.nspname = 'ferry'));
+   (select n.nspowner from pg_namespace n where n.nspname = 'ferry'), v_fast);
 end $$;
 
 -- The output settings a table's capture function pins: float, interval and money values (also in
