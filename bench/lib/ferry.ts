@@ -80,7 +80,10 @@ export class FerryProcess {
   ) {
     requireBuild();
     const fd = openSync(logFile, 'a');
-    this.child = spawn(process.execPath, [BIN, command, '--config', configFile], {
+    // BENCH_FERRY_NODE_ARGS: node options for the long-running ferry processes only, e.g.
+    // "--cpu-prof --cpu-prof-dir=/tmp/prof" (which NODE_OPTIONS does not take) to see where time goes
+    const nodeArgs = (process.env.BENCH_FERRY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    this.child = spawn(process.execPath, [...nodeArgs, BIN, command, '--config', configFile], {
       env: { ...process.env, FERRY_LOG_LEVEL: process.env.FERRY_LOG_LEVEL ?? 'warn' },
       stdio: ['ignore', fd, fd],
     });
