@@ -35,6 +35,7 @@ declare
   v_keyset text;
   v_keysame text;
   v_ckey text;
+  v_tomb text;
   i int;
 begin
   select * into t from ferry.tracked where tbl = p_tbl;
@@ -124,6 +125,10 @@ begin
   if v_counters <> '' then
     v_counters_json := 'v_shares';
   end if;
+  -- the tombstone of v_oldkey, stamped as change v_id (a delete, the old key of a key change)
+  v_tomb := format($t$insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
+    values (%s, v_oldkey, v_ms, %L, v_id, true, pg_current_xact_id(), null)
+    on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = true, xid = excluded.xid, pos = null;$t$, p_tbl::oid, st.origin);
   -- The common cases, one statement each (measured: what a capture function costs a writer is mostly
   -- the statements and expressions it runs, each set up anew in every transaction; PL/pgSQL logic
   -- costs more than the change row's INSERT). A table with counter columns, or json / array columns
@@ -168,14 +173,12 @@ begin
       v_ms := %3$s;
       v_id := nextval('ferry.change_id_seq');
       insert into %1$s (id, tbl, op, row, hlc) values (v_id, %2$s, 'D', v_oldkey::json, v_ms);
-      insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
-      values (%2$s, v_oldkey, v_ms, %9$L, v_id, true, pg_current_xact_id(), null)
-      on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = true, xid = excluded.xid, pos = null;
+      %9$s
       return null;
     end if;
   end if;
   -- the general path$f$, v_target, p_tbl::oid, v_clock, v_keysame, replace(v_ckey, '$img', 'v_new'),
-      replace(v_keyset, '$img', 'v_new'), replace(v_ckey, '$img', 'v_old'), replace(v_keyset, '$img', 'v_old'), st.origin,
+      replace(v_keyset, '$img', 'v_new'), replace(v_ckey, '$img', 'v_old'), replace(v_keyset, '$img', 'v_old'), v_tomb,
       case when cardinality(t.key_cols) > 1 then E'\n    v_old := row_to_json(OLD);' else '' end);
   end if;
   return format($body$
@@ -255,9 +258,7 @@ begin
     if v_newkey is distinct from v_oldkey then
       insert into %1$s (id, tbl, op, row, old, json_text, hlc, counters) values (v_id, %3$s, 'U', v_new, v_oldkey::jsonb, v_jt, v_ms, %11$s);
       -- the old key is gone: a tombstone, so a late change to it cannot bring it back
-      insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
-      values (%3$s, v_oldkey, v_ms, %12$L, v_id, true, pg_current_xact_id(), null)
-      on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = true, xid = excluded.xid, pos = null;
+      %12$s
     else
       insert into %1$s (id, tbl, op, row, json_text, hlc, counters) values (v_id, %3$s, 'U', v_new, v_jt, v_ms, %11$s);
     end if;
@@ -267,14 +268,12 @@ begin
     -- the image of a delete is its key
     insert into %1$s (id, tbl, op, row, hlc) values (v_id, %3$s, 'D', v_oldkey::json, v_ms);
     -- a tombstone (key + version): a late update elsewhere cannot bring the row back
-    insert into ferry.row_versions as v (tbl, key, ms, origin, seq, deleted, xid, pos)
-    values (%3$s, v_oldkey, v_ms, %12$L, v_id, true, pg_current_xact_id(), null)
-    on conflict (tbl, key) do update set ms = excluded.ms, origin = excluded.origin, seq = excluded.seq, deleted = true, xid = excluded.xid, pos = null;
+    %12$s
   end if;
   return null;
 end
 $body$, v_target, t.key_cols, p_tbl::oid, replace(v_keyexpr, '$img', 'v_new'), t.counters, replace(v_keyexpr, '$img', 'v_old'),
-   v_jtext, v_wall, v_stale, v_counters, v_counters_json, st.origin,
+   v_jtext, v_wall, v_stale, v_counters, v_counters_json, v_tomb,
    (select n.nspowner from pg_namespace n where n.nspname = 'ferry'), v_fast);
 end $$;
 
