@@ -5,7 +5,7 @@ import { FerryError } from '../common/errors';
 import { Leadership, LeaderRole, runAsLeader } from '../common/leadership';
 import { FORWARDER_KEY, LOCK_CLASS } from '../common/locks';
 import type { Logger } from '../common/logger';
-import { forwardLeader, forwardedBatches, forwardedChanges, forwardedFrames } from '../common/metrics';
+import { forwardLeader, forwardedBatches, forwardedChanges, forwardedFrames, forwardStageSeconds } from '../common/metrics';
 import { Signal } from '../common/sleep';
 import { Change, EncodedFrame, encodeFrames, encodeHeartbeat } from '../protocol/envelope';
 import { countBatch } from '../tables/changes';
@@ -90,7 +90,10 @@ export class Forwarder {
   }
 
   private async forwardBatch(prev: Tick, cur: Tick, leader: Leadership, lineage: Lineage, log: Logger): Promise<void> {
+    const t = new StageClock(cur.createdAt.getTime());
     const { first, cnt } = await this.stamp(prev, cur, leader);
+    t.lap('stamp');
+    let oldestMs = Infinity;
     if (cnt > 0) {
       const client = await this.pool.connect();
       let seen = 0;
@@ -102,6 +105,7 @@ export class Forwarder {
           for await (const changes of readBatch(client, prev, cur, first, forward.readChunk)) {
             checkPositions(changes, first + seen);
             seen += changes.length;
+            for (const c of changes) if (c.ms > 0 && c.ms < oldestMs) oldestMs = c.ms;
             // the vector of the tick before: everything it covers was applied here before any change
             // of this batch committed, and a peer records it once any change of the batch is applied
             // (this tick's own vector is only true once all of the batch is, which no frame can tell)
@@ -119,9 +123,9 @@ export class Forwarder {
         client.release();
       }
       failpoint('after-publish');
+      t.lap('publish');
       forwardedChanges.inc({ origin: this.cfg.origin }, cnt);
       forwardedFrames.inc({ origin: this.cfg.origin }, frames);
-      log.debug({ tick: cur.tick, first, cnt, frames }, 'published batch');
     } else if (!sameVector(prev.seen, cur.seen)) {
       // nothing of our own to send, but what we applied moved on: the peers learn it (this tick's
       // vector: the batch is empty, so everything before the tick is in the batches before it)
@@ -133,8 +137,14 @@ export class Forwarder {
         })(),
       );
     }
+    if (cnt === 0) t.lap('publish');
     await this.inFencedTx(leader, (c) => markPublished(c, cur.tick));
+    t.lap('mark');
     forwardedBatches.inc({ origin: this.cfg.origin });
+    // capture → cut is told by the change's clock (ferry.clock: within a few ms of the wall clock)
+    const stages: Record<string, number> = { captured_to_cut: Number.isFinite(oldestMs) ? Math.max(0, cur.createdAt.getTime() - oldestMs) : NaN, cut_to_taken: t.taken - t.origin, ...t.laps, cut_to_published: t.last - t.origin };
+    for (const [stage, ms] of Object.entries(stages)) if (Number.isFinite(ms)) forwardStageSeconds.observe({ origin: this.cfg.origin, stage }, ms / 1000);
+    log.debug({ tick: cur.tick, first, cnt, ms: stages }, 'published batch');
   }
 
   /** Gives the batch its positions, once: a re-publish after a crash reuses them. */
@@ -162,6 +172,19 @@ export class Forwarder {
     } finally {
       client.release();
     }
+  }
+}
+
+/** Wall-clock laps of one batch's way, from the moment its tick was cut. */
+class StageClock {
+  readonly taken = Date.now();
+  last = this.taken;
+  readonly laps: Record<string, number> = {};
+  constructor(readonly origin: number) {}
+  lap(stage: string): void {
+    const now = Date.now();
+    this.laps[stage] = now - this.last;
+    this.last = now;
   }
 }
 
