@@ -75,6 +75,7 @@ export class Forwarder {
             await this.forwardBatch(next.prev, next.cur, leader, lineage, log);
           } finally {
             publishing = false;
+            ticker.publishingDone();
           }
           await pruner.maybeRun();
         }
