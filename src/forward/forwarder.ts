@@ -52,7 +52,21 @@ export class Forwarder {
       await this.publisher.start();
       const ticked = new Signal();
       let publishing = false;
-      const ticker = new Ticker(this.pool, this.cfg.forward, log, () => ticked.notify(), () => publishing);
+      // the newest tick the ticker cut, and the newest this loop published: while a cut tick waits to
+      // be published the forwarder is as busy as while it publishes (a tick cut between two batches
+      // of a backlog would only queue behind it, and the backlog would never fold into one batch)
+      let lastCut = 0;
+      let lastPublished = 0;
+      const ticker = new Ticker(
+        this.pool,
+        this.cfg.forward,
+        log,
+        (tick) => {
+          lastCut = tick;
+          ticked.notify();
+        },
+        () => publishing || lastCut > lastPublished,
+      );
       const pruner = new Pruner(this.pool, this.cfg, log);
       // the ticker runs beside the publishing loop so large backlogs are still cut into bounded
       // batches; a ticker failure (a lost connection) ends this leadership, rethrown below, once
@@ -73,6 +87,7 @@ export class Forwarder {
           publishing = true;
           try {
             await this.forwardBatch(next.prev, next.cur, leader, lineage, log);
+            lastPublished = next.cur.tick;
           } finally {
             publishing = false;
             ticker.publishingDone();

@@ -27,7 +27,7 @@ export class Ticker {
     private readonly cfg: ForwardConfig,
     private readonly log: Logger,
     private readonly onTick: (tick: number) => void,
-    /** The forwarder is publishing a batch: a tick now would only queue behind it. */
+    /** The forwarder is publishing a batch, or has a cut one to publish: a tick now would only queue behind it. */
     private readonly busy: () => boolean = () => false,
   ) {}
 
