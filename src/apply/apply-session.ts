@@ -229,9 +229,9 @@ export class ApplySession {
     const rel = this.ledger.releasable(last.pos);
     const t0 = Date.now();
     const n = await this.tx.commit(async (db) => {
-      await this.leader.fence(db);
-      await recordApplied(db, this.origin, { pos: last.pos, tick: rel.tick, offset: rel.offset, sourceAt: last.at, seenPos: this.ledger.seen, peerSeen: rel.seen, aheadMs: this.aheadMs, snap: rel.snap });
-      await removeFromInbox(db, this.origin, last.pos);
+      // the update locks the epoch's row as fence() does: a newer leader's epoch refuses this commit
+      this.leader.assertEpoch(await recordApplied(db, this.origin, { pos: last.pos, tick: rel.tick, offset: rel.offset, sourceAt: last.at, seenPos: this.ledger.seen, peerSeen: rel.seen, aheadMs: this.aheadMs, snap: rel.snap }));
+      if (this.io.inboxInUse) await removeFromInbox(db, this.origin, last.pos);
     });
     const done = Date.now();
     this.stage('commit', done - t0);
