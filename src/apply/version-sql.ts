@@ -27,33 +27,33 @@ export interface VersionRecord {
  */
 export async function recordVersions(db: Queryable, t: TableInfo, records: VersionRecord[]): Promise<void> {
   if (!records.length) return;
-  const over = records.filter((r) => r.expect);
-  const cols = (rs: VersionRecord[]) => [rs.map((r) => r.key), rs.map((r) => r.version.ms), rs.map((r) => r.version.origin), rs.map((r) => r.version.seq), rs.map((r) => r.deleted), rs.map((r) => r.pos)];
-  const updated = new Set<string>();
-  if (over.length) {
-    const r = await db.query<{ key: string }>(
-      `update ferry.row_versions v set ms = x.ms, origin = x.o, seq = x.seq, deleted = x.del, xid = pg_current_xact_id(), pos = x.pos
-         from unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[]) as x(k, ms, o, seq, del, pos, ems, eo, eseq)
-        where v.tbl = $1 and v.key = x.k and (v.ms, v.origin, v.seq) = (x.ems, x.eo, x.eseq)
-        returning v.key`,
-      [t.oid, ...cols(over), over.map((r) => r.expect!.ms), over.map((r) => r.expect!.origin), over.map((r) => r.expect!.seq)],
-    );
-    for (const x of r.rows) updated.add(x.key);
-  }
-  // the rest is written where no entry is: a key that had none, or whose entry the pruner purged
-  // meanwhile (every peer had applied past it: no race); an entry another applier wrote conflicts
-  const rest = records.filter((r) => !updated.has(r.key));
-  let inserted = 0;
-  if (rest.length) {
-    const r = await db.query(
-      `insert into ferry.row_versions (tbl, key, ms, origin, seq, deleted, xid, pos)
-       select $1, k, ms, o, seq, del, pg_current_xact_id(), pos from unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[]) as x(k, ms, o, seq, del, pos)
-       on conflict (tbl, key) do nothing`,
-      [t.oid, ...cols(rest)],
-    );
-    inserted = r.rowCount ?? 0;
-  }
-  if (inserted !== rest.length) throw new LocalWriteRace(`recording versions of ${t.wireName}`);
+  // one statement: each entry updated over the one read, the rest written where no entry is (a key
+  // that had none, or whose entry the pruner purged meanwhile: every peer had applied past it, no
+  // race); an entry another applier wrote conflicts, and fewer rows than records are written
+  const r = await db.query<{ n: string }>(
+    `with x as (select * from unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[]) as x(k, ms, o, seq, del, pos, ems, eo, eseq)),
+     u as (update ferry.row_versions v set ms = x.ms, origin = x.o, seq = x.seq, deleted = x.del, xid = pg_current_xact_id(), pos = x.pos
+             from x where x.ems is not null and v.tbl = $1 and v.key = x.k and (v.ms, v.origin, v.seq) = (x.ems, x.eo, x.eseq)
+           returning v.key),
+     i as (insert into ferry.row_versions (tbl, key, ms, origin, seq, deleted, xid, pos)
+           select $1, k, ms, o, seq, del, pg_current_xact_id(), pos from x where not exists (select 1 from u where u.key = x.k)
+           on conflict (tbl, key) do nothing
+           returning 1)
+     select (select count(*) from u) + (select count(*) from i) as n`,
+    [
+      t.oid,
+      records.map((r) => r.key),
+      records.map((r) => r.version.ms),
+      records.map((r) => r.version.origin),
+      records.map((r) => r.version.seq),
+      records.map((r) => r.deleted),
+      records.map((r) => r.pos),
+      records.map((r) => r.expect?.ms ?? null),
+      records.map((r) => r.expect?.origin ?? null),
+      records.map((r) => r.expect?.seq ?? null),
+    ],
+  );
+  if (Number(r.rows[0].n) !== records.length) throw new LocalWriteRace(`recording versions of ${t.wireName}`);
 }
 
 /** Inside the destination transaction: keys this group found absent are still absent (a write of this DC may have committed one since). */
