@@ -10,7 +10,7 @@ import { Signal } from '../common/sleep';
 import { Change, EncodedFrame, encodeFrames, encodeHeartbeat } from '../protocol/envelope';
 import { countBatch } from '../tables/changes';
 import { forwarderEpochs } from '../tables/state';
-import { lockStamp, markPublished, nextBatch, stamp, Tick } from '../tables/ticks';
+import { lockStamp, markPublishedIfLeading, nextBatch, stamp, Tick } from '../tables/ticks';
 import type { Publisher } from '../transport/types';
 import { readBatch } from './batch-reader';
 import { checkLineage, Lineage } from './lineage';
@@ -154,7 +154,8 @@ export class Forwarder {
       );
     }
     if (cnt === 0) t.lap('publish');
-    await this.inFencedTx(leader, (c) => markPublished(c, cur.tick));
+    // one fenced statement (not a transaction of four round trips): it is on the way of every batch
+    leader.assertEpoch(await markPublishedIfLeading(this.pool, cur.tick, leader.epoch));
     t.lap('mark');
     forwardedBatches.inc({ origin: this.cfg.origin });
     // capture → cut is told by the change's clock (ferry.clock: within a few ms of the wall clock)
