@@ -8,7 +8,7 @@ import { deleteRows, insertRows, updateKey, updateRows } from './bulk-sql';
 import { collapse, segments, statements, TableFinals } from './collapse';
 import { applySums, resetShares, takeShares } from './counters-sql';
 import { parentsFirst } from './fk-order';
-import { LocalState, readLocalStates, readLocalStatesOf } from './local-state';
+import { LocalState, readLocalStates } from './local-state';
 import { LocalWriteRace } from './local-write-race';
 import type { Policy } from './merge';
 import { Conflict, describe, resolve, versionOf } from './resolve';
@@ -160,7 +160,7 @@ export class GroupWriter {
     );
     if (!order) return false;
     const finals = new Map(tables.map((f) => [f.table, f]));
-    const todo: Omit<Plan, 'states'>[] = [];
+    const plans: Plan[] = [];
     for (const name of order) {
       const f = finals.get(name)!;
       const t = info.get(name)!;
@@ -169,16 +169,12 @@ export class GroupWriter {
       // every final of a table must name its row by the same columns (a re-track may change them)
       const keySig = keys.join('\0');
       if (all.some((c) => memberSignature(c.key!) !== keySig)) return false;
-      todo.push({ t, f, keys, all });
-    }
-    // every table's keys in one statement (one round trip, one snapshot)
-    const read = await readLocalStatesOf(this.db, todo.map((p) => ({ t: p.t, keys: p.keys, keyTexts: p.all.map((c) => c.key!) })), self);
-    const plans: Plan[] = todo.map((p, i) => ({ ...p, states: read[i] }));
-    for (const { states } of plans) {
+      const states = await readLocalStates(this.db, t, keys, all.map((c) => c.key!), self);
       // two keys naming one row (the same value written two ways): only origin order is safe
       // (a ctid is per partition: the row's table is part of where it is)
       const ctids = states.filter((s) => s.exists).map((s) => `${s.rel}/${s.ctid}`);
       if (new Set(ctids).size !== ctids.length) return false;
+      plans.push({ t, f, keys, states, all });
     }
     // the versions of every table's upserts in one statement, once all of them are written
     const versions: { t: TableInfo; records: VersionRecord[] }[] = [];

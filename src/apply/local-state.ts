@@ -53,50 +53,33 @@ type Row = {
  * snapshot sees either the one or the other (two statements could miss both).
  */
 export async function readLocalStates(db: Queryable, t: TableInfo, keys: string[], keyTexts: string[], self: string): Promise<LocalState[]> {
-  return (await readLocalStatesOf(db, [{ t, keys, keyTexts }], self))[0];
-}
-
-/** The same for the keys of several tables at once: one statement (one snapshot, one round trip) for all of them. */
-export async function readLocalStatesOf(db: Queryable, sets: { t: TableInfo; keys: string[]; keyTexts: string[] }[], self: string): Promise<LocalState[][]> {
-  const out: LocalState[][] = sets.map((x) => x.keyTexts.map(() => ({ exists: false, version: null, deleted: false, entry: null })));
-  const params: unknown[] = [];
-  const parts: string[] = [];
-  sets.forEach(({ t, keys, keyTexts }, part) => {
-    if (!keyTexts.length) return;
-    const p = params.length;
-    params.push(keysParam(keyTexts), keyTexts, t.oid);
-    parts.push(branchSql(t, keys, part, `$${p + 1}`, `$${p + 2}`, `$${p + 3}`));
-  });
-  if (!parts.length) return out;
-  const r = await db.query<Row & { ferry_part: number }>(parts.length === 1 ? parts[0] : parts.map((x) => `(${x})`).join(' union all '), params);
-  for (const x of r.rows) {
-    const states = out[x.ferry_part];
-    const i = Number(x.ferry_n) - 1;
-    const entry: Version | null = x.ms === null ? null : { ms: Number(x.ms), origin: x.origin!, seq: Number(x.seq) };
-    if (x.xmin !== null) {
-      states[i] = { exists: true, xmin: x.xmin, ctid: x.ctid!, rel: x.rel!, version: null, deleted: false, entry };
-      if (entry && !x.deleted && x.vxid === x.xmin) states[i].version = entry;
-      else if (x.w_id !== null) states[i].version = { ms: Number(x.w_hlc ?? 0), origin: self, seq: Number(x.w_id) };
-    } else if (entry && x.deleted) {
-      states[i] = { exists: false, version: entry, deleted: true, entry };
-    } else {
-      states[i] = { ...states[i], entry };
-    }
-  }
-  return out;
-}
-
-/** One table's keys: the row here, its version entry, and the change of a local writer (see LocalState). */
-function branchSql(t: TableInfo, keys: string[], part: number, keysP: string, textsP: string, oidP: string): string {
   const cols = keys.map(quoteIdent).join(', ');
-  return `select ${part}::int as ferry_part, x.${own(t, 'ferry_n')} as ferry_n, l.xmin, l.ctid, l.rel, v.ms, v.origin, v.seq, v.deleted, (v.xid::text::bigint & 4294967295)::text as vxid, w.hlc as w_hlc, w.id as w_id
-       from rows from (${recordsetFn(t, keys, keysP)}, unnest(${textsP}::text[])) with ordinality as x(${cols}, ${own(t, 'ferry_key')}, ${own(t, 'ferry_n')})
+  const r = await db.query<Row>(
+    `select x.${own(t, 'ferry_n')} as ferry_n, l.xmin, l.ctid, l.rel, v.ms, v.origin, v.seq, v.deleted, (v.xid::text::bigint & 4294967295)::text as vxid, w.hlc as w_hlc, w.id as w_id
+       from rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) with ordinality as x(${cols}, ${own(t, 'ferry_key')}, ${own(t, 'ferry_n')})
        left join lateral (select t.xmin::text as xmin, t.ctid::text as ctid, t.tableoid::oid::text as rel from ${t.sql} t where ${keyMatch(keys)} limit 1) l on true
-       left join ferry.row_versions v on v.tbl = ${oidP} and v.key = x.${own(t, 'ferry_key')}
+       left join ferry.row_versions v on v.tbl = $3 and v.key = x.${own(t, 'ferry_key')}
        -- a row an application transaction wrote last: that change's version, found by the row's xmin
        left join lateral (select c.hlc, c.id from ferry.changes c
                            where l.xmin is not null and (v.tbl is null or v.deleted or (v.xid::text::bigint & 4294967295)::text <> l.xmin)
-                             and c.xid = ferry.xid8_of(l.xmin::xid) and c.tbl = ${oidP} and c.op in ('I', 'U') and c.row::jsonb @> x.${own(t, 'ferry_key')}::jsonb
+                             and c.xid = ferry.xid8_of(l.xmin::xid) and c.tbl = $3 and c.op in ('I', 'U') and c.row::jsonb @> x.${own(t, 'ferry_key')}::jsonb
                            order by c.id desc limit 1) w on true
-      where l.xmin is not null or v.tbl is not null`;
+      where l.xmin is not null or v.tbl is not null`,
+    [keysParam(keyTexts), keyTexts, t.oid],
+  );
+  const out: LocalState[] = keyTexts.map(() => ({ exists: false, version: null, deleted: false, entry: null }));
+  for (const x of r.rows) {
+    const i = Number(x.ferry_n) - 1;
+    const entry: Version | null = x.ms === null ? null : { ms: Number(x.ms), origin: x.origin!, seq: Number(x.seq) };
+    if (x.xmin !== null) {
+      out[i] = { exists: true, xmin: x.xmin, ctid: x.ctid!, rel: x.rel!, version: null, deleted: false, entry };
+      if (entry && !x.deleted && x.vxid === x.xmin) out[i].version = entry;
+      else if (x.w_id !== null) out[i].version = { ms: Number(x.w_hlc ?? 0), origin: self, seq: Number(x.w_id) };
+    } else if (entry && x.deleted) {
+      out[i] = { exists: false, version: entry, deleted: true, entry };
+    } else {
+      out[i] = { ...out[i], entry };
+    }
+  }
+  return out;
 }
