@@ -19,6 +19,7 @@ const TITLES: Record<string, string> = {
   'catch-up': 'Catch-up: a pgbench backlog drained by Ferry and by PostgreSQL logical replication',
   'steady-state': 'Steady state: pgbench -c 8 on dc-a, `ferry run` in three DCs',
   latency: 'Latency: commit in dc-a → visible in dc-b at an offered rate',
+  'latency stages': 'Latency: where it goes, per stage (Ferry\'s histograms)',
   'capture-cost': 'Capture cost: pgbench TPS with the four tables tracked over TPS without',
   bootstrap: 'Bootstrap: `ferry bootstrap --from dc-a` of an empty DC vs `pg_dump --data-only | psql` of the same tables',
   forward: 'Secondary: forwarder publish rate, 500-row insert transactions',

@@ -3,7 +3,7 @@ import type { FerryConfig } from '../config/schema';
 import { isSchemaRefusal, SchemaMismatch, StreamError } from '../common/errors';
 import type { Leadership } from '../common/leadership';
 import type { Logger } from '../common/logger';
-import { appliedChanges, applyErrors } from '../common/metrics';
+import { appliedChanges, applyErrors, applyStageSeconds } from '../common/metrics';
 import { backoff } from '../common/retry';
 import { sleep } from '../common/sleep';
 import type { Change } from '../protocol/envelope';
@@ -120,16 +120,20 @@ export class ApplySession {
    */
   private async handle(batch: Delivery[]): Promise<void> {
     if (this.failure) return;
+    const delivered = Date.now();
+    let at: string | undefined;
     // the ledger is plain memory: taking deliveries may interleave with an apply in progress
     for (const d of batch) {
       try {
-        this.ledger.receive(d);
+        at = this.ledger.receive(d).at;
       } catch (e) {
         return this.serial(() => this.fail(e as Error));
       }
     }
+    if (at) this.stage('tick_to_delivered', delivered - Date.parse(at));
     const adopted = this.ledger.takeAdoptedLineage();
     const applying = this.serial(async () => {
+      this.stage('delivered_to_applying', Date.now() - delivered);
       if (adopted) {
         await adoptLineage(this.pool, this.origin, adopted);
         this.log.info({ lineage: adopted.id }, `recorded the lineage of ${this.origin} (the first one seen)`);
@@ -221,7 +225,11 @@ export class ApplySession {
       this.tx.add(changes);
       const last = changes[changes.length - 1];
       const commit = last.txEnd && (this.tx.isolating || this.tx.size >= this.cfg.apply.groupChanges || !this.ledger.size || this.ledger.waiting(true) === 'gap');
-      if (commit || this.tx.isolating || this.tx.unwritten >= this.cfg.apply.groupChanges) await this.tx.flush((db, cs) => this.write(db, cs, this.tx.isolating));
+      if (commit || this.tx.isolating || this.tx.unwritten >= this.cfg.apply.groupChanges) {
+        const t0 = Date.now();
+        await this.tx.flush((db, cs) => this.write(db, cs, this.tx.isolating));
+        this.stage('write', Date.now() - t0);
+      }
       if (commit) await this.commit(last);
     }
   }
@@ -237,14 +245,24 @@ export class ApplySession {
 
   private async commit(last: Change): Promise<void> {
     const rel = this.ledger.releasable(last.pos);
+    const t0 = Date.now();
     const n = await this.tx.commit(async (db) => {
-      await this.leader.fence(db);
-      await recordApplied(db, this.origin, { pos: last.pos, tick: rel.tick, offset: rel.offset, sourceAt: last.at, seenPos: this.ledger.seen, peerSeen: rel.seen, aheadMs: this.aheadMs, snap: rel.snap });
-      await removeFromInbox(db, this.origin, last.pos);
+      // the update locks the epoch's row as fence() does: a newer leader's epoch refuses this commit
+      this.leader.assertEpoch(await recordApplied(db, this.origin, { pos: last.pos, tick: rel.tick, offset: rel.offset, sourceAt: last.at, seenPos: this.ledger.seen, peerSeen: rel.seen, aheadMs: this.aheadMs, snap: rel.snap }));
+      if (this.io.inboxInUse) await removeFromInbox(db, this.origin, last.pos);
     });
+    const done = Date.now();
+    this.stage('commit', done - t0);
+    this.stage('tick_to_committed', done - Date.parse(last.at));
     appliedChanges.inc({ origin: this.origin }, n);
     const released = this.ledger.applyCommitted(last.pos);
     if (released.ack.length) await this.io.ack(released.ack);
+    this.stage('ack', Date.now() - done);
+  }
+
+  /** Milliseconds of one stage of the way (the origin's tick times are its clock). */
+  private stage(stage: string, ms: number): void {
+    if (Number.isFinite(ms)) applyStageSeconds.observe({ origin: this.origin, stage }, Math.max(0, ms) / 1000);
   }
 
   /**

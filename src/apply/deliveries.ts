@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { Logger } from '../common/logger';
-import { inboxAbove, keepInInbox } from '../tables/inbox';
+import { inboxAbove, inboxCount, keepInInbox } from '../tables/inbox';
 import type { Delivery, Subscriber } from '../transport/types';
 import type { IntakeLedger } from './intake';
 
@@ -10,6 +10,13 @@ import type { IntakeLedger } from './intake';
  * reading the stream again from the applied position.
  */
 export class Deliveries {
+  /**
+   * ferry.inbox may hold frames of this origin: it held some when the session started, or this
+   * session kept some. Only then does a commit have inbox rows to remove, so a transport that
+   * never parks frames (Kafka) spares the statement.
+   */
+  inboxInUse = false;
+
   constructor(
     private readonly origin: string,
     private readonly pool: Pool,
@@ -22,6 +29,8 @@ export class Deliveries {
 
   /** Frames kept in ferry.inbox by an earlier session: acknowledged already, not yet applied. */
   async loadInbox(): Promise<void> {
+    // any row of this origin, applied or not: the next commit removes what it covers
+    if (!this.inboxInUse) this.inboxInUse = (await inboxCount(this.pool, this.origin)) > 0;
     for (const body of await inboxAbove(this.pool, this.origin, this.ledger.applied)) this.ledger.receiveStored(body);
   }
 
@@ -49,6 +58,7 @@ export class Deliveries {
     if (!this.ledger.waiting(txOpen) || this.ledger.full()) return;
     const s = this.ledger.spill();
     if (!s) return;
+    this.inboxInUse = true;
     await keepInInbox(this.pool, this.origin, s.keep);
     await this.ack(s.ack);
   }

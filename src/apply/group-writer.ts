@@ -16,7 +16,7 @@ import { exactTextColumns, keyColumns, writableColumns } from './rows';
 import { applyTruncate } from './serial-sql';
 import type { TableCatalog, TableInfo } from './table-info';
 import { UniqueGuard } from './unique-guard';
-import { advanceClock, recordConflicts, recordVersions, stillAbsent, VersionRecord, wallClock } from './version-sql';
+import { advanceClock, recordConflicts, recordVersions, recordVersionsOf, stillAbsent, VersionRecord, wallClock } from './version-sql';
 
 export interface GroupContext {
   catalog: TableCatalog;
@@ -176,7 +176,10 @@ export class GroupWriter {
       if (new Set(ctids).size !== ctids.length) return false;
       plans.push({ t, f, keys, states, all });
     }
-    for (const p of plans) await this.upsertTable(p);
+    // the versions of every table's upserts in one statement, once all of them are written
+    const versions: { t: TableInfo; records: VersionRecord[] }[] = [];
+    for (const p of plans) versions.push({ t: p.t, records: await this.upsertTable(p) });
+    if (this.ctx.keepVersions) await recordVersionsOf(this.db, versions);
     for (const p of [...plans].reverse()) await this.deleteTable(p);
     return true;
   }
@@ -202,7 +205,8 @@ export class GroupWriter {
     return w;
   }
 
-  private async upsertTable(p: Plan): Promise<void> {
+  /** Writes the winners of a table's upserts; returns the versions to record for them. */
+  private async upsertTable(p: Plan): Promise<VersionRecord[]> {
     const { t, f, keys, states } = p;
     const versions: VersionRecord[] = [];
     const winners: { c: Change; s: LocalState }[] = [];
@@ -237,7 +241,6 @@ export class GroupWriter {
         throw e;
       }
     }
-    if (this.ctx.keepVersions) await recordVersions(this.db, t, versions);
     // counter shares travel whoever wins the rest of the row (unless a newer delete reset them)
     const counted = f.upserts.filter((c) => c.counters);
     if (counted.length) {
@@ -245,6 +248,7 @@ export class GroupWriter {
       const cols = [...new Set(counted.flatMap((c) => Object.keys(c.counters!)))].filter((k) => t.columns.has(k));
       await applySums(this.db, t, keys, counted.map((c) => c.key!), cols);
     }
+    return versions;
   }
 
   private async deleteTable(p: Plan): Promise<void> {

@@ -94,10 +94,10 @@ export class IntakeLedger {
   }
 
   /**
-   * Decodes a delivery and holds it. A malformed one, or one of a lineage not accepted here, throws a
+   * Decodes a delivery and holds it; returns the frame. A malformed one, or one of a lineage not accepted here, throws a
    * StreamError and changes nothing.
    */
-  receive(d: Delivery): void {
+  receive(d: Delivery): Frame {
     const decoded = this.decode(d.body);
     const frame = this.lineage.admit(decoded);
     const delivery = this.keepBodies ? d : { ...d, body: '' };
@@ -106,11 +106,12 @@ export class IntakeLedger {
       // nor its snapshot); held only to be let go once the fork is applied
       const maxPos = frame ? this.absorb(frame) : Math.min(this.appliedPos, lastPos(decoded));
       this.held.push({ delivery, maxPos, tick: decoded.tick });
-      return;
+      return decoded;
     }
     const maxPos = this.absorb(frame);
     this.seenPos = Math.max(this.seenPos, maxPos);
     this.held.push({ delivery, maxPos, tick: frame.tick, seen: frame.v === 1 ? undefined : frame.seen, snap: frame.snap, end: frame.end });
+    return decoded;
   }
 
   /** A frame kept in the inbox by an earlier session: its delivery was acknowledged long ago. */

@@ -26,34 +26,42 @@ export interface VersionRecord {
  * and its version whatever the versions say.
  */
 export async function recordVersions(db: Queryable, t: TableInfo, records: VersionRecord[]): Promise<void> {
-  if (!records.length) return;
-  const over = records.filter((r) => r.expect);
-  const cols = (rs: VersionRecord[]) => [rs.map((r) => r.key), rs.map((r) => r.version.ms), rs.map((r) => r.version.origin), rs.map((r) => r.version.seq), rs.map((r) => r.deleted), rs.map((r) => r.pos)];
-  const updated = new Set<string>();
-  if (over.length) {
-    const r = await db.query<{ key: string }>(
-      `update ferry.row_versions v set ms = x.ms, origin = x.o, seq = x.seq, deleted = x.del, xid = pg_current_xact_id(), pos = x.pos
-         from unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[]) as x(k, ms, o, seq, del, pos, ems, eo, eseq)
-        where v.tbl = $1 and v.key = x.k and (v.ms, v.origin, v.seq) = (x.ems, x.eo, x.eseq)
-        returning v.key`,
-      [t.oid, ...cols(over), over.map((r) => r.expect!.ms), over.map((r) => r.expect!.origin), over.map((r) => r.expect!.seq)],
-    );
-    for (const x of r.rows) updated.add(x.key);
-  }
-  // the rest is written where no entry is: a key that had none, or whose entry the pruner purged
-  // meanwhile (every peer had applied past it: no race); an entry another applier wrote conflicts
-  const rest = records.filter((r) => !updated.has(r.key));
-  let inserted = 0;
-  if (rest.length) {
-    const r = await db.query(
-      `insert into ferry.row_versions (tbl, key, ms, origin, seq, deleted, xid, pos)
-       select $1, k, ms, o, seq, del, pg_current_xact_id(), pos from unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[]) as x(k, ms, o, seq, del, pos)
-       on conflict (tbl, key) do nothing`,
-      [t.oid, ...cols(rest)],
-    );
-    inserted = r.rowCount ?? 0;
-  }
-  if (inserted !== rest.length) throw new LocalWriteRace(`recording versions of ${t.wireName}`);
+  await recordVersionsOf(db, [{ t, records }]);
+}
+
+/**
+ * The same for the rows of several tables at once, in one statement: each entry updated over the
+ * one read, the rest written where no entry is (a key that had none, or whose entry the pruner
+ * purged meanwhile: every peer had applied past it, no race); an entry another applier wrote
+ * conflicts, fewer rows than records are written, and the group goes again.
+ */
+export async function recordVersionsOf(db: Queryable, sets: { t: TableInfo; records: VersionRecord[] }[]): Promise<void> {
+  const all = sets.flatMap(({ t, records }) => records.map((r) => ({ tbl: t.oid, r })));
+  if (!all.length) return;
+  const res = await db.query<{ n: string }>(
+    `with x as (select * from unnest($1::oid[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[]) as x(tbl, k, ms, o, seq, del, pos, ems, eo, eseq)),
+     u as (update ferry.row_versions v set ms = x.ms, origin = x.o, seq = x.seq, deleted = x.del, xid = pg_current_xact_id(), pos = x.pos
+             from x where x.ems is not null and v.tbl = x.tbl and v.key = x.k and (v.ms, v.origin, v.seq) = (x.ems, x.eo, x.eseq)
+           returning v.tbl, v.key),
+     i as (insert into ferry.row_versions (tbl, key, ms, origin, seq, deleted, xid, pos)
+           select tbl, k, ms, o, seq, del, pg_current_xact_id(), pos from x where not exists (select 1 from u where u.tbl = x.tbl and u.key = x.k)
+           on conflict (tbl, key) do nothing
+           returning 1)
+     select (select count(*) from u) + (select count(*) from i) as n`,
+    [
+      all.map((x) => x.tbl),
+      all.map((x) => x.r.key),
+      all.map((x) => x.r.version.ms),
+      all.map((x) => x.r.version.origin),
+      all.map((x) => x.r.version.seq),
+      all.map((x) => x.r.deleted),
+      all.map((x) => x.r.pos),
+      all.map((x) => x.r.expect?.ms ?? null),
+      all.map((x) => x.r.expect?.origin ?? null),
+      all.map((x) => x.r.expect?.seq ?? null),
+    ],
+  );
+  if (Number(res.rows[0].n) !== all.length) throw new LocalWriteRace(`recording versions of ${sets.filter((x) => x.records.length).map((x) => x.t.wireName).join(', ')}`);
 }
 
 /** Inside the destination transaction: keys this group found absent are still absent (a write of this DC may have committed one since). */

@@ -69,7 +69,14 @@ export class Leadership {
 
   /** Inside a write transaction: refuse to go on unless this epoch still leads (blocks a takeover until commit). */
   async fence(db: Queryable): Promise<void> {
-    const now = await this.role.epochs.current(db);
+    this.assertEpoch(await this.role.epochs.current(db));
+  }
+
+  /**
+   * The same refusal, for a write that read the epoch itself (its row locked until commit, as
+   * current() does): one round trip fewer in a transaction that updates the epoch's row anyway.
+   */
+  assertEpoch(now: number): void {
     if (now !== this.epoch) throw new FencedError(`${this.role.name}: epoch ${this.epoch} was superseded by ${now}; another process leads now`);
   }
 

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Metrics are separate from logs; server/ exposes this registry on /metrics. */
 export const registry = new Registry();
@@ -19,3 +19,20 @@ export const conflictsResolved = new Counter({
   registers: [registry],
 });
 export const clockSkew = new Gauge({ name: 'ferry_clock_skew_ms', help: "How far the newest change applied from an origin was ahead of this DC's clock (0 when behind)", labelNames: ['origin'], registers: [registry] });
+
+/** Seconds per stage of a change's way, for finding where latency goes (README "Latency"). */
+const STAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+export const forwardStageSeconds = new Histogram({
+  name: 'ferry_forward_stage_seconds',
+  help: 'Per published batch: capture → tick cut (its oldest change), cut → taken by the forwarder, stamp, read + publish, mark published, cut → published',
+  labelNames: ['origin', 'stage'],
+  buckets: STAGE_BUCKETS,
+  registers: [registry],
+});
+export const applyStageSeconds = new Histogram({
+  name: 'ferry_apply_stage_seconds',
+  help: "Per applied group: the origin's tick cut → delivered here (origin clock), delivered → applying, write, commit, tick cut → committed",
+  labelNames: ['origin', 'stage'],
+  buckets: STAGE_BUCKETS,
+  registers: [registry],
+});

@@ -61,6 +61,8 @@ export async function* readBatch(client: PoolClient, prev: Tick, cur: Tick, firs
         out.push(change);
       }
       yield out;
+      // a short chunk is the cursor's last: no round trip to hear it say so
+      if (r.rows.length < chunk) break;
     }
   } finally {
     await client.query('rollback').catch(() => undefined);

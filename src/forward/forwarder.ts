@@ -5,12 +5,12 @@ import { FerryError } from '../common/errors';
 import { Leadership, LeaderRole, runAsLeader } from '../common/leadership';
 import { FORWARDER_KEY, LOCK_CLASS } from '../common/locks';
 import type { Logger } from '../common/logger';
-import { forwardLeader, forwardedBatches, forwardedChanges, forwardedFrames } from '../common/metrics';
+import { forwardLeader, forwardedBatches, forwardedChanges, forwardedFrames, forwardStageSeconds } from '../common/metrics';
 import { Signal } from '../common/sleep';
 import { Change, EncodedFrame, encodeFrames, encodeHeartbeat } from '../protocol/envelope';
 import { countBatch } from '../tables/changes';
 import { forwarderEpochs } from '../tables/state';
-import { lockStamp, markPublished, nextBatch, stamp, Tick } from '../tables/ticks';
+import { lockStamp, markPublishedIfLeading, nextBatch, stamp, Tick } from '../tables/ticks';
 import type { Publisher } from '../transport/types';
 import { readBatch } from './batch-reader';
 import { checkLineage, Lineage } from './lineage';
@@ -52,7 +52,21 @@ export class Forwarder {
       await this.publisher.start();
       const ticked = new Signal();
       let publishing = false;
-      const ticker = new Ticker(this.pool, this.cfg.forward, log, () => ticked.notify(), () => publishing);
+      // the newest tick the ticker cut, and the newest this loop published: while a cut tick waits to
+      // be published the forwarder is as busy as while it publishes (a tick cut between two batches
+      // of a backlog would only queue behind it, and the backlog would never fold into one batch)
+      let lastCut = 0;
+      let lastPublished = 0;
+      const ticker = new Ticker(
+        this.pool,
+        this.cfg.forward,
+        log,
+        (tick) => {
+          lastCut = tick;
+          ticked.notify();
+        },
+        () => publishing || lastCut > lastPublished,
+      );
       const pruner = new Pruner(this.pool, this.cfg, log);
       // the ticker runs beside the publishing loop so large backlogs are still cut into bounded
       // batches; a ticker failure (a lost connection) ends this leadership, rethrown below, once
@@ -73,8 +87,10 @@ export class Forwarder {
           publishing = true;
           try {
             await this.forwardBatch(next.prev, next.cur, leader, lineage, log);
+            lastPublished = next.cur.tick;
           } finally {
             publishing = false;
+            ticker.publishingDone();
           }
           await pruner.maybeRun();
         }
@@ -90,7 +106,10 @@ export class Forwarder {
   }
 
   private async forwardBatch(prev: Tick, cur: Tick, leader: Leadership, lineage: Lineage, log: Logger): Promise<void> {
+    const t = new StageClock(cur.createdAt.getTime());
     const { first, cnt } = await this.stamp(prev, cur, leader);
+    t.lap('stamp');
+    let oldestMs = Infinity;
     if (cnt > 0) {
       const client = await this.pool.connect();
       let seen = 0;
@@ -102,6 +121,7 @@ export class Forwarder {
           for await (const changes of readBatch(client, prev, cur, first, forward.readChunk)) {
             checkPositions(changes, first + seen);
             seen += changes.length;
+            for (const c of changes) if (c.ms > 0 && c.ms < oldestMs) oldestMs = c.ms;
             // the vector of the tick before: everything it covers was applied here before any change
             // of this batch committed, and a peer records it once any change of the batch is applied
             // (this tick's own vector is only true once all of the batch is, which no frame can tell)
@@ -119,9 +139,9 @@ export class Forwarder {
         client.release();
       }
       failpoint('after-publish');
+      t.lap('publish');
       forwardedChanges.inc({ origin: this.cfg.origin }, cnt);
       forwardedFrames.inc({ origin: this.cfg.origin }, frames);
-      log.debug({ tick: cur.tick, first, cnt, frames }, 'published batch');
     } else if (!sameVector(prev.seen, cur.seen)) {
       // nothing of our own to send, but what we applied moved on: the peers learn it (this tick's
       // vector: the batch is empty, so everything before the tick is in the batches before it)
@@ -133,8 +153,15 @@ export class Forwarder {
         })(),
       );
     }
-    await this.inFencedTx(leader, (c) => markPublished(c, cur.tick));
+    if (cnt === 0) t.lap('publish');
+    // one fenced statement (not a transaction of four round trips): it is on the way of every batch
+    leader.assertEpoch(await markPublishedIfLeading(this.pool, cur.tick, leader.epoch));
+    t.lap('mark');
     forwardedBatches.inc({ origin: this.cfg.origin });
+    // capture → cut is told by the change's clock (ferry.clock: within a few ms of the wall clock)
+    const stages: Record<string, number> = { captured_to_cut: Number.isFinite(oldestMs) ? Math.max(0, cur.createdAt.getTime() - oldestMs) : NaN, cut_to_taken: t.taken - t.origin, ...t.laps, cut_to_published: t.last - t.origin };
+    for (const [stage, ms] of Object.entries(stages)) if (Number.isFinite(ms)) forwardStageSeconds.observe({ origin: this.cfg.origin, stage }, ms / 1000);
+    log.debug({ tick: cur.tick, first, cnt, ms: stages }, 'published batch');
   }
 
   /** Gives the batch its positions, once: a re-publish after a crash reuses them. */
@@ -162,6 +189,19 @@ export class Forwarder {
     } finally {
       client.release();
     }
+  }
+}
+
+/** Wall-clock laps of one batch's way, from the moment its tick was cut. */
+class StageClock {
+  readonly taken = Date.now();
+  last = this.taken;
+  readonly laps: Record<string, number> = {};
+  constructor(readonly origin: number) {}
+  lap(stage: string): void {
+    const now = Date.now();
+    this.laps[stage] = now - this.last;
+    this.last = now;
   }
 }
 

@@ -1,7 +1,7 @@
 import { Pool } from 'pg';
 import type { FerryConfig } from '../config/schema';
 import type { Logger } from '../common/logger';
-import { sleep } from '../common/sleep';
+import { Signal, sleep } from '../common/sleep';
 import { cutTick, pendingSinceLastTick } from '../tables/ticks';
 import { refreshTracked } from '../tables/tracked';
 
@@ -20,15 +20,24 @@ type ForwardConfig = FerryConfig['forward'];
 export class Ticker {
   private stopped = false;
   private readonly wake = new AbortController();
+  private readonly freed = new Signal();
 
   constructor(
     private readonly pool: Pool,
     private readonly cfg: ForwardConfig,
     private readonly log: Logger,
     private readonly onTick: (tick: number) => void,
-    /** The forwarder is publishing a batch: a tick now would only queue behind it. */
+    /** The forwarder is publishing a batch, or has a cut one to publish: a tick now would only queue behind it. */
     private readonly busy: () => boolean = () => false,
   ) {}
+
+  /**
+   * The forwarder finished publishing: a tick that is due is cut now, not at the ticker's next look
+   * (which was up to half an interval later, in the latency of every change that waited).
+   */
+  publishingDone(): void {
+    this.freed.notify();
+  }
 
   stop(): void {
     this.stopped = true;
@@ -51,7 +60,7 @@ export class Ticker {
         // (unless tickMaxChanges wait): batches grow when publishing is slow, instead of ticks
         // queueing up each with its own publish and the lag growing for as long as the load lasts
         if (this.busy() && (await pendingSinceLastTick(this.pool)) < this.cfg.tickMaxChanges) {
-          await sleep(poll, signal);
+          await this.freed.wait(poll, signal);
           continue;
         }
         const due = Date.now() - lastTick >= this.cfg.tickIntervalMs;
@@ -65,7 +74,9 @@ export class Ticker {
         if (r.pending > 0) lastActivity = Date.now();
         const idle = Date.now() - lastActivity >= this.cfg.idleAfterMs;
         if (idle && Date.now() - lastActivity < this.cfg.idleAfterMs + poll) this.log.debug('idle: looking for writes every idleCheckMs');
-        await sleep(idle ? this.cfg.idleCheckMs : poll, signal);
+        // while changes wait, the next look is when the tick is due (not up to a poll after it)
+        const untilDue = this.cfg.tickIntervalMs - (Date.now() - lastTick);
+        await sleep(idle ? this.cfg.idleCheckMs : r.pending > 0 ? Math.max(1, Math.min(poll, untilDue)) : poll, signal);
       }
     } catch (e) {
       if (!this.stopped && !abort.aborted) throw e;

@@ -136,15 +136,20 @@ export interface AppliedUpTo {
 const SNAP_SET = `snap = case when $9::bigint >= coalesce(snap_tick, 0) then coalesce($10::pg_snapshot, snap) else snap end,
             snap_tick = greatest(snap_tick, $9::bigint)`;
 
-/** Inside the destination transaction that applied everything up to `u.pos`. */
-export async function recordApplied(db: Queryable, origin: string, u: AppliedUpTo): Promise<void> {
-  await db.query(
+/**
+ * Inside the destination transaction that applied everything up to `u.pos`; returns the stream's
+ * applier epoch, its row locked until commit (the caller's fence, see Leadership.assertEpoch).
+ */
+export async function recordApplied(db: Queryable, origin: string, u: AppliedUpTo): Promise<number> {
+  const r = await db.query<{ e: string }>(
     `update ferry.applied set pos = $2, tick = coalesce($3, tick), transport_offset = $4, source_at = $5, applied_at = clock_timestamp(),
             seen_pos = greatest(seen_pos, $6), seen_at = clock_timestamp(), status = 'running', error = null, error_kind = null, error_pos = null, error_at = null,
             peer_seen = ferry.max_vector(peer_seen, $7::jsonb), clock_ahead_ms = $8, ${SNAP_SET}
-      where origin = $1`,
+      where origin = $1
+      returning epoch as e`,
     [origin, u.pos, u.tick, u.offset, u.sourceAt, u.seenPos, u.peerSeen ? JSON.stringify(u.peerSeen) : null, u.aheadMs, u.snap?.tick ?? null, u.snap?.snap ?? null],
   );
+  return Number(r.rows[0]?.e ?? -1);
 }
 
 /** The origin's vector (and tick snapshot) from a heartbeat or a re-publish at or below the applied position. */

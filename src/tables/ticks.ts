@@ -63,6 +63,23 @@ export async function markPublished(db: Queryable, tick: number): Promise<void> 
   await db.query('update ferry.ticks set published_at = clock_timestamp() where tick = $1', [tick]);
 }
 
+/**
+ * The same as one statement of its own, fenced: it marks the tick only while the forwarder epoch is
+ * still `epoch`, holding the epoch's row (for share, as the fence in a transaction does) until it
+ * commits. Returns the epoch that was current: a newer one means nothing was marked.
+ */
+export async function markPublishedIfLeading(db: Queryable, tick: number, epoch: number): Promise<number> {
+  const r = await db.query<{ e: string }>(
+    `with f as (select forwarder_epoch as e from ferry.state for share)
+     update ferry.ticks set published_at = clock_timestamp() where tick = $1 and (select e from f) = $2
+     returning (select e from f) as e`,
+    [tick, epoch],
+  );
+  if (r.rows.length) return Number(r.rows[0].e);
+  const now = await db.query<{ e: string }>('select forwarder_epoch as e from ferry.state');
+  return Number(now.rows[0].e);
+}
+
 /** Cuts a tick when changes wait (ferry.tick): the new tick, or null, and how many ids wait. */
 export async function cutTick(db: Queryable, minChanges: number): Promise<{ tick: number | null; pending: number }> {
   const r = await db.query<{ tick: string | null; pending: string }>('select tick, pending from ferry.tick(false, $1)', [minChanges]);
