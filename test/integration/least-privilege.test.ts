@@ -64,8 +64,23 @@ describe('a least-privilege role runs Ferry', () => {
   });
 
   afterAll(async () => {
-    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    // the role's sessions must be gone before the database is dropped: the test's own role may not
+    // end another role's sessions (and is not made a member of it, which would lend the
+    // application's role Ferry's rights and hide a missing grant)
+    await Promise.all(
+      procs.map((p) => {
+        if (p.exitCode !== null || p.signalCode !== null) return undefined;
+        const gone = new Promise((r) => p.once('exit', r));
+        p.kill('SIGKILL');
+        return gone;
+      }),
+    );
     for (const dc of ['dc-a', 'dc-b']) {
+      for (let i = 0; i < 100; i++) {
+        const left = await sql<{ n: string }>(urls[dc], `select count(*) as n from pg_stat_activity where usename = $1`, [role]);
+        if (Number(left[0].n) === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       await dropDatabase(urls[dc]);
       const admin = urls[dc].replace(/\/[^/]*$/, '/ferry');
       await sql(admin, `drop role if exists ${role}`);
