@@ -7,7 +7,7 @@ import { appliedChanges, applyErrors, applyStageSeconds } from '../common/metric
 import { backoff } from '../common/retry';
 import { sleep } from '../common/sleep';
 import type { Change } from '../protocol/envelope';
-import { adoptLineage, offerLineage, readApplied, recordApplied, recordPeerSeen, stopStream } from '../tables/applied';
+import { adoptLineage, readApplied, recordApplied, recordPeerSeen, stopStream } from '../tables/applied';
 import { removeFromInbox } from '../tables/inbox';
 import type { Delivery, Subscriber } from '../transport/types';
 import { ChangeFilter } from './change-filter';
@@ -16,7 +16,9 @@ import { afterFailure, DestinationTransaction } from './dest-tx';
 import { GapWatch, gapMessage } from './gap-watch';
 import { IntakeLedger } from './intake';
 import { LineageRefused } from './lineage-gate';
+import { intakeWait } from './backpressure';
 import { GroupWriter } from './group-writer';
+import { recordStop } from './stream-stop';
 import { groupContext } from './policy';
 import { TableCatalog } from './table-info';
 
@@ -115,8 +117,8 @@ export class ApplySession {
   /**
    * Takes a delivered batch: decodes it at once (a malformed frame stops the stream before anything
    * after it is taken), then applies in the background, so the transport fetches the next batch
-   * while this one is written. It waits for the apply when a group's worth is already held, and
-   * always on a transport that delivers nothing more until it gets acknowledgements.
+   * while this one is written. It waits while a group's worth is held (backpressure.ts), and for the
+   * whole apply on a transport that delivers nothing more until it gets acknowledgements.
    */
   private async handle(batch: Delivery[]): Promise<void> {
     if (this.failure) return;
@@ -142,27 +144,11 @@ export class ApplySession {
       if (!this.failure) await this.io.spillIfStalled(this.tx.isOpen);
     });
     applying.catch((err) => this.log.warn({ err }, 'applying failed'));
-    if (this.sub.blocksWhileUnacked) await applying;
-    else await this.roomFor(applying);
-    // backpressure: a full buffer waiting on a gap stops the intake until the gap is handled
-    while (!this.failure && !this.stopping && this.ledger.full() && this.ledger.waiting(this.tx.isOpen) === 'gap') await sleep(100);
-  }
-
-  /**
-   * Returns once the ledger holds less than a group's worth (or `applying` is done): the transport
-   * then fetches and decodes the next batch while the destination writes this one, instead of after
-   * all of it (measured in catch-up: the applier's process sat idle half the time, waiting on writes
-   * it could have overlapped with the fetch). The ledger's own bound still caps what is held.
-   */
-  private async roomFor(applying: Promise<void>): Promise<void> {
-    let done = false;
-    void applying.then(
-      () => (done = true),
-      () => (done = true),
+    await intakeWait(
+      this.ledger,
+      { blocksWhileUnacked: this.sub.blocksWhileUnacked, groupChanges: this.cfg.apply.groupChanges, txOpen: () => this.tx.isOpen, going: () => !this.failure && !this.stopping },
+      applying,
     );
-    while (!done && !this.failure && !this.stopping && this.ledger.size >= this.cfg.apply.groupChanges) {
-      await Promise.race([applying.catch(() => undefined), sleep(5)]);
-    }
   }
 
   /**
@@ -301,19 +287,8 @@ export class ApplySession {
     if (this.failure) return;
     this.failure = { error: e, end };
     await this.tx.fail();
-    if (e instanceof LineageRefused) {
-      this.log.error(e.message);
-      applyErrors.inc({ origin: this.origin, kind: 'stopped' });
-      await offerLineage(this.pool, this.origin, e.offered)
-        .then(() => stopStream(this.pool, this.origin, e.message, this.ledger.nextPos, 'lineage'))
-        .catch((err) => this.log.error({ err }, 'could not record the error'));
-    } else if (end === 'error') {
-      if (kind === 'schema') this.log.error(e.message + ' — the stream of this origin is stopped until then');
-      else this.log.error(e.message + ' — the stream of this origin is stopped; fix the cause and run `ferry resume`, or `ferry skip` the change');
-      applyErrors.inc({ origin: this.origin, kind: kind === 'schema' ? 'schema' : 'stopped' });
-      const pos = e instanceof StreamError && e.where.pos !== undefined ? e.where.pos : this.ledger.nextPos;
-      await stopStream(this.pool, this.origin, e.message, pos, kind).catch((err) => this.log.error({ err }, 'could not record the error'));
-    }
+    // (a lineage refusal is recorded whatever `end` says: the operator must accept it)
+    if (end === 'error' || e instanceof LineageRefused) await recordStop(this.pool, this.origin, e, kind, this.ledger.nextPos, this.log);
     this.end();
   }
 }
