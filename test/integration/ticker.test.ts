@@ -1,48 +1,37 @@
 // The ticker against a real database: while the forwarder publishes a batch, the changes that
 // arrive wait and go out as one batch after it (unless tickMaxChanges wait), so a slow publish
 // makes batches larger instead of queueing ticks that each wait for their own publish.
-import { Pool } from 'pg';
 import { Ticker } from '../../src/forward/ticker';
-import { dropDatabase, freshDatabase, sql } from '../support/db';
-import { prepareOrigin, quietLog, testConfig } from '../support/origin';
+import { sql } from '../support/db';
+import { itemsOriginEachTest, quietLog, testConfig } from '../support/origin';
 
 describe('ticker', () => {
-  let url: string;
-  let pool: Pool;
-  beforeEach(async () => {
-    url = await freshDatabase('a');
-    await prepareOrigin(url, `create table public.items (id int primary key, v text)`, ['public.items']);
-    pool = new Pool({ connectionString: url, max: 2 });
-  });
-  afterEach(async () => {
-    await pool.end();
-    await dropDatabase(url);
-  });
+  const fx = itemsOriginEachTest();
 
-  const ticks = async () => Number((await sql<{ n: string }>(url, 'select count(*) as n from ferry.ticks'))[0].n);
+  const ticks = async () => Number((await sql<{ n: string }>(fx.url, 'select count(*) as n from ferry.ticks'))[0].n);
 
   it('cuts no tick while the forwarder publishes, unless tickMaxChanges wait, and one as soon as it is done', async () => {
-    const cfg = testConfig(url, 'kafka', { forward: { tickIntervalMs: 20, tickMaxChanges: 500 } }).forward;
+    const cfg = testConfig(fx.url, 'kafka', { forward: { tickIntervalMs: 20, tickMaxChanges: 500 } }).forward;
     let busy = true;
-    const ticker = new Ticker(pool, cfg, quietLog, () => undefined, () => busy);
+    const ticker = new Ticker(fx.pool, cfg, quietLog, () => undefined, () => busy);
     const stop = new AbortController();
     const running = ticker.run(stop.signal);
     try {
       const before = await ticks();
       // 40 small transactions over ~1 s, far more often than tickIntervalMs
       for (let i = 0; i < 40; i++) {
-        await sql(url, `insert into items values ($1, 'x')`, [i]);
+        await sql(fx.url, `insert into items values ($1, 'x')`, [i]);
         await new Promise((r) => setTimeout(r, 25));
         // a wake-up that finds the forwarder still publishing cuts nothing either
         if (i % 10 === 0) ticker.publishingDone();
       }
       expect(await ticks()).toBe(before);
       // tickMaxChanges waiting: a tick even while busy (batches stay bounded)
-      await sql(url, `insert into items select g, 'y' from generate_series(1000, 1499) g`);
+      await sql(fx.url, `insert into items select g, 'y' from generate_series(1000, 1499) g`);
       await waitForTicks(before + 1);
       const bounded = await ticks();
       expect(bounded).toBe(before + 1);
-      await sql(url, `insert into items values (5000, 'z')`);
+      await sql(fx.url, `insert into items values (5000, 'z')`);
       busy = false;
       ticker.publishingDone();
       await waitForTicks(bounded + 1);

@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { DeleteMessageBatchCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
 import { migrate } from '../../src/capture/migrate';
 import { parseConfig } from '../../src/config/load';
 import type { FerryConfig } from '../../src/config/schema';
@@ -16,7 +16,7 @@ import { Reassembler } from '../../src/protocol/reassembler';
 import { publisherFor } from '../../src/transport';
 import { kafkaTopic, sqsQueueName } from '../../src/transport/names';
 import { services, ROOT } from './services';
-import { uniq } from './db';
+import { dropDatabase, freshDatabase, uniq } from './db';
 
 export const quietLog = createLogger(process.env.FERRY_TEST_LOG_LEVEL ?? 'warn');
 
@@ -205,4 +205,22 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeo
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * A fresh dc-a database with public.items tracked and a small pool on it, made before and dropped
+ * after each test of the calling describe block; read them through the returned object.
+ */
+export function itemsOriginEachTest(): { url: string; pool: Pool } {
+  const fx = {} as { url: string; pool: Pool };
+  beforeEach(async () => {
+    fx.url = await freshDatabase('a');
+    await prepareOrigin(fx.url, `create table public.items (id int primary key, v text)`, ['public.items']);
+    fx.pool = new Pool({ connectionString: fx.url, max: 2 });
+  });
+  afterEach(async () => {
+    await fx.pool.end();
+    await dropDatabase(fx.url);
+  });
+  return fx;
 }
