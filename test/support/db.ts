@@ -29,7 +29,15 @@ export async function dropDatabase(url: string): Promise<void> {
   const admin = new Client({ connectionString: u.toString() });
   await admin.connect();
   try {
-    await admin.query(`drop database if exists "${name}" with (force)`);
+    try {
+      await admin.query(`drop database if exists "${name}" with (force)`);
+    } catch (e) {
+      // FORCE refuses to end a session that is not this role's, and an autovacuum worker busy in the
+      // database counts as one (42501). A plain DROP tells autovacuum to stop and waits for it, and
+      // still fails loudly if a real session of another role is left.
+      if ((e as { code?: string }).code !== '42501') throw e;
+      await admin.query(`drop database if exists "${name}"`);
+    }
   } finally {
     await admin.end();
   }
