@@ -3,7 +3,7 @@ import { FerryError } from '../common/errors';
 import { Queryable } from '../common/db';
 import { Change, Op } from '../protocol/envelope';
 import { pickMembersAny } from '../protocol/json-scan';
-import { declareBatchCursor } from '../tables/changes';
+import { declareBatchCursor, selectBatch } from '../tables/changes';
 import type { Tick } from '../tables/ticks';
 import { TrackedTable, trackedTables } from '../tables/tracked';
 
@@ -25,48 +25,59 @@ type Row = {
  * Streams one batch in its canonical order (§3.2): transactions by their largest change id,
  * changes inside a transaction by id. The order depends only on committed, immutable rows, so
  * reading the batch again yields the same positions. Row images are read as text and travel as
- * PostgreSQL wrote them; only the key columns are sliced out of them.
+ * PostgreSQL wrote them; only the key columns are sliced out of them. A batch of at most `chunk`
+ * changes (`count`, as stamped) is one statement; a larger one goes through a cursor, `chunk` at a time.
  */
-export async function* readBatch(client: PoolClient, prev: Tick, cur: Tick, firstPos: number, chunk: number): AsyncGenerator<Change[]> {
+export async function* readBatch(client: PoolClient, prev: Tick, cur: Tick, firstPos: number, chunk: number, count = Infinity): AsyncGenerator<Change[]> {
   const tables = new TableCache(client);
+  const at = cur.createdAt.toISOString();
+  if (count <= chunk) {
+    // one round trip instead of four (begin, declare, fetch, rollback): on the way of every batch
+    const rows = await selectBatch<Row>(client, prev, cur, firstPos);
+    if (rows.length) yield await toChanges(rows, tables, at);
+    return;
+  }
   await client.query('begin isolation level repeatable read read only');
   try {
     await declareBatchCursor(client, 'ferry_batch', prev, cur, firstPos);
-    const at = cur.createdAt.toISOString();
     for (;;) {
       const r = await client.query<Row>(`fetch ${chunk} from ferry_batch`);
       if (!r.rows.length) break;
-      const out: Change[] = [];
-      for (const x of r.rows) {
-        const t = await tables.get(Number(x.tbl));
-        const change: Change = {
-          pos: Number(x.pos),
-          id: Number(x.id),
-          xid: x.xid,
-          txEnd: x.tx_end,
-          table: t.name,
-          op: x.op,
-          // D: the row image is the key itself
-          // under the names the image has (a key column renamed: see TrackedTable.keyNames)
-          key: x.op === 'T' || x.row === null ? null : keyOf(x.row, t, x),
-          row: x.op === 'D' || x.op === 'T' ? null : x.row,
-          old: x.old === null ? null : keyOf(x.old, t, x),
-          at,
-          // changes captured before versions existed are older than any versioned one
-          ms: x.hlc === null ? 0 : Number(x.hlc),
-        };
-        if (x.op === 'T' && x.row !== null) change.partition = (JSON.parse(x.row) as { partition: string }).partition;
-        if (x.json_text) change.jsonText = x.json_text;
-        if (x.counters) change.counters = x.counters;
-        out.push(change);
-      }
-      yield out;
+      yield await toChanges(r.rows, tables, at);
       // a short chunk is the cursor's last: no round trip to hear it say so
       if (r.rows.length < chunk) break;
     }
   } finally {
     await client.query('rollback').catch(() => undefined);
   }
+}
+
+async function toChanges(rows: Row[], tables: TableCache, at: string): Promise<Change[]> {
+  const out: Change[] = [];
+  for (const x of rows) {
+    const t = await tables.get(Number(x.tbl));
+    const change: Change = {
+      pos: Number(x.pos),
+      id: Number(x.id),
+      xid: x.xid,
+      txEnd: x.tx_end,
+      table: t.name,
+      op: x.op,
+      // D: the row image is the key itself
+      // under the names the image has (a key column renamed: see TrackedTable.keyNames)
+      key: x.op === 'T' || x.row === null ? null : keyOf(x.row, t, x),
+      row: x.op === 'D' || x.op === 'T' ? null : x.row,
+      old: x.old === null ? null : keyOf(x.old, t, x),
+      at,
+      // changes captured before versions existed are older than any versioned one
+      ms: x.hlc === null ? 0 : Number(x.hlc),
+    };
+    if (x.op === 'T' && x.row !== null) change.partition = (JSON.parse(x.row) as { partition: string }).partition;
+    if (x.json_text) change.jsonText = x.json_text;
+    if (x.counters) change.counters = x.counters;
+    out.push(change);
+  }
+  return out;
 }
 
 function keyOf(image: string, t: TrackedTable, x: Row): string {

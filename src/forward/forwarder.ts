@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
 import type { FerryConfig } from '../config/schema';
-import { createPool, inTransaction } from '../common/db';
+import { createPool } from '../common/db';
 import { FerryError } from '../common/errors';
 import { Leadership, LeaderRole, runAsLeader } from '../common/leadership';
 import { FORWARDER_KEY, LOCK_CLASS } from '../common/locks';
@@ -8,9 +8,9 @@ import type { Logger } from '../common/logger';
 import { forwardLeader, forwardedBatches, forwardedChanges, forwardedFrames, forwardStageSeconds } from '../common/metrics';
 import { Signal } from '../common/sleep';
 import { Change, EncodedFrame, encodeFrames, encodeHeartbeat } from '../protocol/envelope';
-import { countBatch } from '../tables/changes';
+import { stampBatch } from '../tables/changes';
 import { forwarderEpochs } from '../tables/state';
-import { lockStamp, markPublishedIfLeading, nextBatch, stamp, Tick } from '../tables/ticks';
+import { markPublishedIfLeading, nextBatch, stampOf, Tick } from '../tables/ticks';
 import type { Publisher } from '../transport/types';
 import { readBatch } from './batch-reader';
 import { checkLineage, Lineage } from './lineage';
@@ -118,7 +118,7 @@ export class Forwarder {
         const { origin, forward, transport } = this.cfg;
         const epoch = leader.epoch;
         async function* groups(): AsyncGenerator<EncodedFrame[]> {
-          for await (const changes of readBatch(client, prev, cur, first, forward.readChunk)) {
+          for await (const changes of readBatch(client, prev, cur, first, forward.readChunk, cnt)) {
             checkPositions(changes, first + seen);
             seen += changes.length;
             for (const c of changes) if (c.ms > 0 && c.ms < oldestMs) oldestMs = c.ms;
@@ -168,27 +168,15 @@ export class Forwarder {
   private async stamp(prev: Tick, cur: Tick, leader: Leadership): Promise<{ first: number; cnt: number }> {
     if (cur.firstPos !== null && cur.cnt !== null) return { first: cur.firstPos, cnt: cur.cnt };
     if (prev.firstPos === null || prev.cnt === null) throw new FerryError(`tick ${prev.tick} has no positions yet; ticks are published in order`);
-    return this.inFencedTx(leader, async (c) => {
-      const done = await lockStamp(c, cur.tick);
-      if (done) return done;
-      const cnt = await countBatch(c, prev, cur);
-      const first = prev.firstPos! + prev.cnt!;
-      await stamp(c, cur.tick, first, cnt, leader.epoch);
-      return { first, cnt };
-    });
-  }
-
-  /** A write transaction that goes through only while this process still leads. */
-  private async inFencedTx<T>(leader: Leadership, fn: (c: import('pg').PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      return await inTransaction(client, async () => {
-        await leader.fence(client);
-        return fn(client);
-      });
-    } finally {
-      client.release();
-    }
+    const first = prev.firstPos + prev.cnt;
+    // one fenced statement (it was a transaction of six round trips), on the way of every batch
+    const r = await stampBatch(this.pool, prev, cur, first, leader.epoch);
+    leader.assertEpoch(r.epoch);
+    if (r.cnt !== null) return { first, cnt: r.cnt };
+    // stamped meanwhile (by a forwarder that led before this one): its stamp stands
+    const done = await stampOf(this.pool, cur.tick);
+    if (!done) throw new FerryError(`tick ${cur.tick} could not be stamped and has no stamp`);
+    return done;
   }
 }
 

@@ -10,25 +10,42 @@ import type { Tick } from './ticks';
 const BATCH_WHERE = `c.xid >= pg_snapshot_xmin($1::pg_snapshot) and c.xid < pg_snapshot_xmax($2::pg_snapshot)
    and pg_visible_in_snapshot(c.xid, $2::pg_snapshot) and not pg_visible_in_snapshot(c.xid, $1::pg_snapshot)`;
 
-export async function countBatch(db: Queryable, prev: Tick, cur: Tick): Promise<number> {
-  const r = await db.query<{ n: string }>(`select count(*) as n from ferry.changes c where ${BATCH_WHERE}`, [prev.snap, cur.snap]);
-  return Number(r.rows[0].n);
+/**
+ * Gives the batch between two ticks its positions (first, and the count of its changes) in one
+ * statement, fenced as markPublishedIfLeading is: only while the forwarder epoch is still `epoch`,
+ * and only if no one stamped the tick before. Returns the epoch that was current and the stamp
+ * written (null: fenced, or stamped already).
+ */
+export async function stampBatch(db: Queryable, prev: Tick, cur: Tick, first: number, epoch: number): Promise<{ epoch: number; cnt: number | null }> {
+  const r = await db.query<{ e: string; cnt: string | null }>(
+    `with f as (select forwarder_epoch as e from ferry.state for share),
+          u as (update ferry.ticks set first_pos = $3, cnt = (select count(*) from ferry.changes c where ${BATCH_WHERE}), epoch = $4
+                 where tick = $5 and first_pos is null and (select e from f) = $4
+                 returning cnt)
+     select (select e from f) as e, (select cnt from u) as cnt`,
+    [prev.snap, cur.snap, first, epoch, cur.tick],
+  );
+  const x = r.rows[0];
+  return { epoch: Number(x.e), cnt: x.cnt === null ? null : Number(x.cnt) };
 }
 
 /**
- * Declares cursor `name` over one batch in its canonical order (§3.2): transactions by their
- * largest change id, changes inside a transaction by id; each with its position. Run inside a
- * REPEATABLE READ transaction.
+ * One batch in its canonical order (§3.2): transactions by their largest change id, changes inside
+ * a transaction by id; each with its position.
  */
-export async function declareBatchCursor(db: Queryable, name: string, prev: Tick, cur: Tick, firstPos: number): Promise<void> {
-  await db.query(
-    `declare ${name} no scroll cursor for
-     select $3::bigint + row_number() over (order by txmax, id) - 1 as pos, id, xid::text as xid, tbl::oid as tbl, op, row::text as row, old::text as old, json_text, hlc, counters, id = txmax as tx_end
+const BATCH_SELECT = `select $3::bigint + row_number() over (order by txmax, id) - 1 as pos, id, xid::text as xid, tbl::oid as tbl, op, row::text as row, old::text as old, json_text, hlc, counters, id = txmax as tx_end
        from (select c.id, c.xid, c.tbl, c.op, c.row, c.old, c.json_text, c.hlc, c.counters, max(c.id) over (partition by c.xid) as txmax
                from ferry.changes c where ${BATCH_WHERE}) b
-      order by txmax, id`,
-    [prev.snap, cur.snap, firstPos],
-  );
+      order by txmax, id`;
+
+/** Declares cursor `name` over one batch (BATCH_SELECT). Run inside a REPEATABLE READ transaction. */
+export async function declareBatchCursor(db: Queryable, name: string, prev: Tick, cur: Tick, firstPos: number): Promise<void> {
+  await db.query(`declare ${name} no scroll cursor for ${BATCH_SELECT}`, [prev.snap, cur.snap, firstPos]);
+}
+
+/** All of one batch in one statement (its own snapshot): for a batch known to be small. */
+export async function selectBatch<R extends object>(db: Queryable, prev: Tick, cur: Tick, firstPos: number): Promise<R[]> {
+  return (await db.query<R>(BATCH_SELECT, [prev.snap, cur.snap, firstPos])).rows;
 }
 
 /** Committed changes that are in no published batch yet (a writer that committed after the last tick, say). */

@@ -48,15 +48,11 @@ export async function nextBatch(db: Queryable): Promise<{ prev: Tick; cur: Tick 
   return { prev, cur };
 }
 
-/** Inside the stamping transaction: the tick's positions if already stamped (row locked). */
-export async function lockStamp(db: Queryable, tick: number): Promise<{ first: number; cnt: number } | null> {
-  const r = await db.query<{ first_pos: string | null; cnt: string | null }>('select first_pos, cnt from ferry.ticks where tick = $1 for update', [tick]);
+/** The tick's positions, if it is stamped. */
+export async function stampOf(db: Queryable, tick: number): Promise<{ first: number; cnt: number } | null> {
+  const r = await db.query<{ first_pos: string | null; cnt: string | null }>('select first_pos, cnt from ferry.ticks where tick = $1', [tick]);
   const x = r.rows[0];
-  return x.first_pos === null ? null : { first: Number(x.first_pos), cnt: Number(x.cnt) };
-}
-
-export async function stamp(db: Queryable, tick: number, first: number, cnt: number, epoch: number): Promise<void> {
-  await db.query('update ferry.ticks set first_pos = $2, cnt = $3, epoch = $4 where tick = $1', [tick, first, cnt, epoch]);
+  return !x || x.first_pos === null ? null : { first: Number(x.first_pos), cnt: Number(x.cnt) };
 }
 
 export async function markPublished(db: Queryable, tick: number): Promise<void> {
