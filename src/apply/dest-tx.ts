@@ -1,4 +1,4 @@
-import type { PoolClient } from 'pg';
+import { escapeLiteral, PoolClient } from 'pg';
 import { FencedError, isRetriable, StreamError } from '../common/errors';
 import type { Change } from '../protocol/envelope';
 import { LocalWriteRace } from './local-write-race';
@@ -75,11 +75,17 @@ export class DestinationTransaction {
 
   async begin(isolate: boolean): Promise<void> {
     this.expect('begin', ['idle']);
-    await this.db.query('begin');
+    // the destination's own capture triggers see ferry.origin and do not send the rows back. One
+    // round trip for both (a simple query cannot take parameters: the DC id, which the config
+    // allows only as [a-z0-9_-], is quoted by the driver)
+    try {
+      await this.db.query(`begin; select set_config('ferry.origin', ${escapeLiteral(this.origin)}, true)`);
+    } catch (e) {
+      await this.db.query('rollback').catch(() => undefined);
+      throw e;
+    }
     this.reset();
     this.to(isolate ? 'isolating' : 'open');
-    // the destination's own capture triggers see this and do not send the rows back
-    await this.db.query(`select set_config('ferry.origin', $1, true)`, [this.origin]);
   }
 
   /** Takes changes into the transaction, to be written by the next flush (a rollback gives them back). */

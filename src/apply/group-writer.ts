@@ -16,7 +16,7 @@ import { exactTextColumns, keyColumns, writableColumns } from './rows';
 import { applyTruncate } from './serial-sql';
 import type { TableCatalog, TableInfo } from './table-info';
 import { UniqueGuard } from './unique-guard';
-import { advanceClock, recordConflicts, recordVersions, recordVersionsOf, stillAbsent, VersionRecord, wallClock } from './version-sql';
+import { advanceClockPast, recordConflicts, recordVersions, recordVersionsOf, stillAbsent, VersionRecord } from './version-sql';
 
 export interface GroupContext {
   catalog: TableCatalog;
@@ -74,7 +74,6 @@ export class GroupWriter {
   async write(changes: Change[]): Promise<void> {
     if (!changes.length) return;
     const maxMs = changes.reduce((m, c) => Math.max(m, c.ms), 0);
-    await this.checkSkew(maxMs, changes);
     for (const seg of segments(changes)) {
       if (seg.kind === 'bulk' && (await this.bulk(seg.tables))) continue;
       if (seg.kind === 'bulk') {
@@ -86,8 +85,9 @@ export class GroupWriter {
         else for (const c of st) await this.one(c);
       }
     }
-    // a causally later local write must beat what was applied: the clock moves past it (§6)
-    if (maxMs > 0) await advanceClock(this.db, maxMs + 1);
+    // a causally later local write must beat what was applied: the clock moves past it (§6); the
+    // skew alarm is told in the same round trip (a stop rolls all of this back)
+    if (maxMs > 0) this.checkSkew(maxMs, await advanceClockPast(this.db, maxMs, this.ctx.onClockSkew === 'stop' ? this.ctx.maxClockSkewMs : null), changes);
     await recordConflicts(this.db, this.ctx.self, this.conflicts);
     for (const x of this.conflicts) conflictsResolved.inc({ origin: this.ctx.origin, table: x.table, rule: x.rule, winner: x.winner });
     if (this.conflicts.length) this.ctx.log.info({ conflicts: this.conflicts.length, first: describe(this.conflicts[0]) }, 'resolved conflicts');
@@ -130,9 +130,8 @@ export class GroupWriter {
     await this.bulk([{ table: c.table, upserts: [], deletes: [del] }]);
   }
 
-  private async checkSkew(maxMs: number, changes: Change[]): Promise<void> {
-    if (!maxMs) return;
-    const ahead = maxMs - (await wallClock(this.db));
+  private checkSkew(maxMs: number, wall: number, changes: Change[]): void {
+    const ahead = maxMs - wall;
     this.aheadMs = Math.max(0, ahead);
     clockSkew.set({ origin: this.ctx.origin }, this.aheadMs);
     if (ahead <= this.ctx.maxClockSkewMs) return;

@@ -95,12 +95,21 @@ export async function recordConflicts(db: Queryable, self: string, conflicts: Co
 }
 
 /** Moves this DC's clock floor past a remote version (DESIGN.md §6); returns this DC's wall clock. */
-export async function advanceClock(db: Queryable, ms: number): Promise<void> {
-  await db.query('select ferry.advance_clock($1)', [ms]);
-}
-
-export async function wallClock(db: Queryable): Promise<number> {
-  return Number((await db.query<{ w: string }>('select ferry.wall_ms() as w')).rows[0].w);
+/**
+ * After a group is written, in one round trip: reads this DC's wall clock (for the skew alarm) and
+ * moves the clock floor past the newest version written (`ms`) so a causally later local write beats
+ * it (§6) — unless `refuseAheadMs` is given and the version is further ahead of the wall clock than
+ * that: the stream is about to stop (onClockSkew: stop) and the floor must not jump with it.
+ * Returns the wall clock read.
+ */
+export async function advanceClockPast(db: Queryable, ms: number, refuseAheadMs: number | null): Promise<number> {
+  const r = await db.query<{ w: string }>({
+    name: 'ferry-advance-clock-past',
+    text: `select w, case when $2::bigint is null or $1::bigint - w <= $2::bigint then ferry.advance_clock($1::bigint + 1) end as floor
+             from (select ferry.wall_ms() as w) now`,
+    values: [ms, refuseAheadMs],
+  });
+  return Number(r.rows[0].w);
 }
 
 /** The key of a row of this table as the wire writes it, in SQL (the capture trigger writes it so). */

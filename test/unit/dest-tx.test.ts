@@ -36,8 +36,8 @@ describe('DestinationTransaction', () => {
     expect(seenState).toBe('committing');
     expect(done).toBe(2);
     expect(tx.state).toBe('idle');
-    expect(sent[0]).toBe('begin');
-    expect(sent[1]).toMatch(/set_config\('ferry.origin'/);
+    // begin and the origin's tag in one round trip
+    expect(sent[0]).toBe(`begin; select set_config('ferry.origin', 'dc-a', true)`);
     expect(sent.slice(-2)).toEqual(['update ferry.applied …', 'commit']);
   });
 
