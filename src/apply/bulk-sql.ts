@@ -1,5 +1,5 @@
 import type { Queryable } from '../common/db';
-import { quoteIdent } from '../common/db';
+import { prepared, quoteIdent } from '../common/db';
 import type { Change } from '../protocol/envelope';
 import { keyMatch, keysParam, recordset, recordsetFn, rowsParam, valueOf, own } from './rows';
 import type { TableInfo } from './table-info';
@@ -34,10 +34,12 @@ export async function updateRows(db: Queryable, t: TableInfo, keys: string[], wr
   if (!set.length) return changes.length; // a key-only row: nothing to change
   const cols = write.map(quoteIdent).join(', ');
   const r = await db.query(
-    `update ${t.sql} t set ${set.map((k) => `${quoteIdent(k)} = ${valueOf(t, asText, k)}`).join(', ')}
-       from rows from (${recordsetFn(t, write, '$1', asText)}, unnest($2::text[])) as x(${cols}, ${own(t, 'ferry_xmin')})
-      where ${keyMatch(keys)} and t.xmin = x.${own(t, 'ferry_xmin')}::xid`,
-    [rowsParam(changes, asText), xmins],
+    prepared(
+      `update ${t.sql} t set ${set.map((k) => `${quoteIdent(k)} = ${valueOf(t, asText, k)}`).join(', ')}
+         from rows from (${recordsetFn(t, write, '$1', asText)}, unnest($2::text[])) as x(${cols}, ${own(t, 'ferry_xmin')})
+        where ${keyMatch(keys)} and t.xmin = x.${own(t, 'ferry_xmin')}::xid`,
+      [rowsParam(changes, asText), xmins],
+    ),
   );
   return r.rowCount ?? 0;
 }
@@ -45,18 +47,22 @@ export async function updateRows(db: Queryable, t: TableInfo, keys: string[], wr
 /** INSERT of rows that do not exist (a local insert in between fails on the key: the group is retried). */
 export async function insertRows(db: Queryable, t: TableInfo, write: string[], asText: Set<string>, changes: Change[]): Promise<void> {
   const overriding = write.some((k) => t.identityAlways.has(k)) ? ' overriding system value' : '';
-  await db.query(`insert into ${t.sql} (${write.map(quoteIdent).join(', ')})${overriding} select ${write.map((k) => valueOf(t, asText, k)).join(', ')} from ${recordset(t, write, '$1', 'x', asText)}`, [
-    rowsParam(changes, asText),
-  ]);
+  await db.query(
+    prepared(`insert into ${t.sql} (${write.map(quoteIdent).join(', ')})${overriding} select ${write.map((k) => valueOf(t, asText, k)).join(', ')} from ${recordset(t, write, '$1', 'x', asText)}`, [
+      rowsParam(changes, asText),
+    ]),
+  );
 }
 
 /** DELETE of rows that exist; returns how many were deleted. */
 export async function deleteRows(db: Queryable, t: TableInfo, keys: string[], keyTexts: string[], xmins: string[]): Promise<number> {
   const cols = keys.map(quoteIdent).join(', ');
   const r = await db.query(
-    `delete from ${t.sql} t using rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) as x(${cols}, ${own(t, 'ferry_xmin')})
-      where ${keyMatch(keys)} and t.xmin = x.${own(t, 'ferry_xmin')}::xid`,
-    [keysParam(keyTexts), xmins],
+    prepared(
+      `delete from ${t.sql} t using rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) as x(${cols}, ${own(t, 'ferry_xmin')})
+        where ${keyMatch(keys)} and t.xmin = x.${own(t, 'ferry_xmin')}::xid`,
+      [keysParam(keyTexts), xmins],
+    ),
   );
   return r.rowCount ?? 0;
 }

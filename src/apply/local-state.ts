@@ -1,5 +1,5 @@
 import type { Queryable } from '../common/db';
-import { quoteIdent } from '../common/db';
+import { prepared, quoteIdent } from '../common/db';
 import type { Version } from './merge';
 import { keyMatch, keysParam, recordsetFn, own } from './rows';
 import type { TableInfo } from './table-info';
@@ -55,6 +55,7 @@ type Row = {
 export async function readLocalStates(db: Queryable, t: TableInfo, keys: string[], keyTexts: string[], self: string): Promise<LocalState[]> {
   const cols = keys.map(quoteIdent).join(', ');
   const r = await db.query<Row>(
+    prepared(
     `select x.${own(t, 'ferry_n')} as ferry_n, l.xmin, l.ctid, l.rel, v.ms, v.origin, v.seq, v.deleted, (v.xid::text::bigint & 4294967295)::text as vxid, w.hlc as w_hlc, w.id as w_id
        from rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) with ordinality as x(${cols}, ${own(t, 'ferry_key')}, ${own(t, 'ferry_n')})
        left join lateral (select t.xmin::text as xmin, t.ctid::text as ctid, t.tableoid::oid::text as rel from ${t.sql} t where ${keyMatch(keys)} limit 1) l on true
@@ -66,6 +67,7 @@ export async function readLocalStates(db: Queryable, t: TableInfo, keys: string[
                            order by c.id desc limit 1) w on true
       where l.xmin is not null or v.tbl is not null`,
     [keysParam(keyTexts), keyTexts, t.oid],
+    ),
   );
   const out: LocalState[] = keyTexts.map(() => ({ exists: false, version: null, deleted: false, entry: null }));
   for (const x of r.rows) {

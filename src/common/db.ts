@@ -1,4 +1,5 @@
-import { Client, ClientConfig, Pool, PoolConfig, types } from 'pg';
+import { createHash } from 'node:crypto';
+import { Client, ClientConfig, Pool, PoolConfig, QueryConfig, types } from 'pg';
 import { parseExact } from '../protocol/json';
 import { ServiceError } from './errors';
 import { safeUrl } from './logger';
@@ -59,6 +60,25 @@ export async function inTransaction<T>(client: Client | import('pg').PoolClient,
 }
 
 export const quoteIdent = (s: string) => '"' + s.replace(/"/g, '""') + '"';
+
+const statementNames = new Map<string, string>();
+
+/**
+ * A statement PostgreSQL parses once per session and, once it finds a plan that fits every
+ * execution, plans once too (a named prepared statement, named by its text). For the statements on
+ * the way of every apply group, whose planning cost more than their execution; only for statements
+ * whose plan does not depend on how many rows their arrays bring (index look-ups row by row).
+ */
+export function prepared(text: string, values: unknown[]): QueryConfig {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = 'ferry_' + createHash('sha1').update(text).digest('hex').slice(0, 24);
+    // the texts are per table and column set: a bounded set, but never let it grow without end
+    if (statementNames.size >= 10_000) statementNames.clear();
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
+}
 
 /**
  * Why this DC's database did not take a connection, in one line that names the key and the fix
