@@ -3,7 +3,7 @@ import type { FerryConfig } from '../config/schema';
 import { isSchemaRefusal, SchemaMismatch, StreamError } from '../common/errors';
 import type { Leadership } from '../common/leadership';
 import type { Logger } from '../common/logger';
-import { appliedChanges, applyErrors, applyStageSeconds } from '../common/metrics';
+import { appliedChanges, applyErrors } from '../common/metrics';
 import { backoff } from '../common/retry';
 import { sleep } from '../common/sleep';
 import type { Change } from '../protocol/envelope';
@@ -20,6 +20,7 @@ import { intakeWait } from './backpressure';
 import { GroupWriter } from './group-writer';
 import { recordStop } from './stream-stop';
 import { groupContext } from './policy';
+import { ApplyStages } from './stages';
 import { TableCatalog } from './table-info';
 
 export type SessionEnd = 'stopped' | 'fenced' | 'error';
@@ -48,6 +49,7 @@ export class ApplySession {
   private readonly gaps: GapWatch;
   /** How far ahead of this DC's clock the origin's newest change applied was stamped. */
   private aheadMs = 0;
+  private readonly stages: ApplyStages;
 
   constructor(
     private readonly cfg: FerryConfig,
@@ -58,6 +60,7 @@ export class ApplySession {
     private readonly log: Logger,
   ) {
     this.gaps = new GapWatch(cfg.apply.gapTimeoutMs);
+    this.stages = new ApplyStages(origin);
   }
 
   async run(signal: AbortSignal): Promise<SessionEnd> {
@@ -127,15 +130,17 @@ export class ApplySession {
     // the ledger is plain memory: taking deliveries may interleave with an apply in progress
     for (const d of batch) {
       try {
-        at = this.ledger.receive(d).at;
+        const f = this.ledger.receive(d);
+        at = f.at;
+        const firstPos = f.changes[0]?.pos ?? f.chunk?.pos;
+        if (firstPos !== undefined && firstPos > this.ledger.applied) this.stages.delivered(firstPos, delivered);
       } catch (e) {
         return this.serial(() => this.fail(e as Error));
       }
     }
-    if (at) this.stage('tick_to_delivered', delivered - Date.parse(at));
+    if (at) this.stages.observe('tick_to_delivered', delivered - Date.parse(at));
     const adopted = this.ledger.takeAdoptedLineage();
     const applying = this.serial(async () => {
-      this.stage('delivered_to_applying', Date.now() - delivered);
       if (adopted) {
         await adoptLineage(this.pool, this.origin, adopted);
         this.log.info({ lineage: adopted.id }, `recorded the lineage of ${this.origin} (the first one seen)`);
@@ -206,6 +211,7 @@ export class ApplySession {
       const isolate = isolateTo > this.ledger.applied;
       const changes = this.ledger.take(isolate ? 1 : TAKE);
       if (!changes.length) return;
+      this.stages.taken(changes[changes.length - 1].pos);
       this.gaps.reset();
       if (!this.tx.isOpen) await this.tx.begin(isolate);
       this.tx.add(changes);
@@ -214,7 +220,7 @@ export class ApplySession {
       if (commit || this.tx.isolating || this.tx.unwritten >= this.cfg.apply.groupChanges) {
         const t0 = Date.now();
         await this.tx.flush((db, cs) => this.write(db, cs, this.tx.isolating));
-        this.stage('write', Date.now() - t0);
+        this.stages.observe('write', Date.now() - t0);
       }
       if (commit) await this.commit(last);
     }
@@ -238,17 +244,12 @@ export class ApplySession {
       if (this.io.inboxInUse) await removeFromInbox(db, this.origin, last.pos);
     });
     const done = Date.now();
-    this.stage('commit', done - t0);
-    this.stage('tick_to_committed', done - Date.parse(last.at));
+    this.stages.observe('commit', done - t0);
+    this.stages.observe('tick_to_committed', done - Date.parse(last.at));
     appliedChanges.inc({ origin: this.origin }, n);
     const released = this.ledger.applyCommitted(last.pos);
     if (released.ack.length) await this.io.ack(released.ack);
-    this.stage('ack', Date.now() - done);
-  }
-
-  /** Milliseconds of one stage of the way (the origin's tick times are its clock). */
-  private stage(stage: string, ms: number): void {
-    if (Number.isFinite(ms)) applyStageSeconds.observe({ origin: this.origin, stage }, Math.max(0, ms) / 1000);
+    this.stages.observe('ack', Date.now() - done);
   }
 
   /**
