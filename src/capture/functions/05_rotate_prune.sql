@@ -49,6 +49,12 @@ begin
   select snap into v_done from ferry.ticks where published_at is not null order by tick desc limit 1;
   perform set_config('lock_timeout', p_lock_timeout, true);
   for s in select g from generate_series(0, 2) g where g <> v_cur loop
+    -- an empty table is left alone: truncating it anew every pass (once a second) took its lock,
+    -- gave it a new file and made every session that had touched the change tables rebuild its
+    -- view of them and replan. (Rows of a writer still inserting are not seen here, so such a
+    -- table is skipped too, and emptied on a later pass once they are committed and published.)
+    execute format('select exists (select 1 from ferry.changes_%s)', s) into v_pending;
+    continue when not v_pending;
     begin
       execute format('lock table ferry.changes_%s in access exclusive mode', s);
       execute format('select exists (select 1 from ferry.changes_%s where xid >= pg_snapshot_xmin($1) and not pg_visible_in_snapshot(xid, $1))', s)
