@@ -56,20 +56,20 @@ export async function readLocalStates(db: Queryable, t: TableInfo, keys: string[
   const cols = keys.map(quoteIdent).join(', ');
   const r = await db.query<Row>(
     prepared(
-    `select x.${own(t, 'ferry_n')} as ferry_n, l.xmin, l.ctid, l.rel, v.ms, v.origin, v.seq, v.deleted, (v.xid::text::bigint & 4294967295)::text as vxid,
-            -- a row an application transaction wrote last: that change's version, found by the row's
-            -- xmin; not looked for when that transaction is older than every change kept (a row
-            -- loaded before tracking, or written long ago): a probe of each change table per row
-            case when l.x8 >= kept.xid and (v.tbl is null or v.deleted or (v.xid::text::bigint & 4294967295)::text <> l.xmin) then
-              (select array[c.hlc, c.id] from ferry.changes c
-                where c.xid = l.x8 and c.tbl = $3 and c.op in ('I', 'U') and c.row::jsonb @> x.${own(t, 'ferry_key')}::jsonb
-                order by c.id desc limit 1) end as w
-       from rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) with ordinality as x(${cols}, ${own(t, 'ferry_key')}, ${own(t, 'ferry_n')})
-       left join lateral (select t.xmin::text as xmin, ferry.xid8_of(t.xmin) as x8, t.ctid::text as ctid, t.tableoid::oid::text as rel from ${t.sql} t where ${keyMatch(keys)} limit 1) l on true
-       left join ferry.row_versions v on v.tbl = $3 and v.key = x.${own(t, 'ferry_key')}
-       cross join (select min(xid) as xid from ferry.changes) kept
-      where l.xmin is not null or v.tbl is not null`,
-    [keysParam(keyTexts), keyTexts, t.oid],
+      `select x.${own(t, 'ferry_n')} as ferry_n, l.xmin, l.ctid, l.rel, v.ms, v.origin, v.seq, v.deleted, (v.xid::text::bigint & 4294967295)::text as vxid,
+              -- a row an application transaction wrote last: that change's version, found by the row's
+              -- xmin; not looked for when that transaction is older than every change kept (a row
+              -- loaded before tracking, or written long ago): a probe of each change table per row
+              case when l.x8 >= kept.xid and (v.tbl is null or v.deleted or (v.xid::text::bigint & 4294967295)::text <> l.xmin) then
+                (select array[c.hlc, c.id] from ferry.changes c
+                  where c.xid = l.x8 and c.tbl = $3 and c.op in ('I', 'U') and c.row::jsonb @> x.${own(t, 'ferry_key')}::jsonb
+                  order by c.id desc limit 1) end as w
+         from rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) with ordinality as x(${cols}, ${own(t, 'ferry_key')}, ${own(t, 'ferry_n')})
+         left join lateral (select t.xmin::text as xmin, ferry.xid8_of(t.xmin) as x8, t.ctid::text as ctid, t.tableoid::oid::text as rel from ${t.sql} t where ${keyMatch(keys)} limit 1) l on true
+         left join ferry.row_versions v on v.tbl = $3 and v.key = x.${own(t, 'ferry_key')}
+         cross join (select min(xid) as xid from ferry.changes) kept
+        where l.xmin is not null or v.tbl is not null`,
+      [keysParam(keyTexts), keyTexts, t.oid],
     ),
   );
   const out: LocalState[] = keyTexts.map(() => ({ exists: false, version: null, deleted: false, entry: null }));

@@ -1,5 +1,5 @@
 import type { Queryable } from '../common/db';
-import { quoteIdent } from '../common/db';
+import { prepared, quoteIdent } from '../common/db';
 import type { Conflict } from './resolve';
 import { formatVersion, Version } from './merge';
 import { keyMatch, keysParam, recordsetFn, own } from './rows';
@@ -94,7 +94,6 @@ export async function recordConflicts(db: Queryable, self: string, conflicts: Co
   );
 }
 
-/** Moves this DC's clock floor past a remote version (DESIGN.md §6); returns this DC's wall clock. */
 /**
  * After a group is written, in one round trip: reads this DC's wall clock (for the skew alarm) and
  * moves the clock floor past the newest version written (`ms`) so a causally later local write beats
@@ -103,12 +102,13 @@ export async function recordConflicts(db: Queryable, self: string, conflicts: Co
  * Returns the wall clock read.
  */
 export async function advanceClockPast(db: Queryable, ms: number, refuseAheadMs: number | null): Promise<number> {
-  const r = await db.query<{ w: string }>({
-    name: 'ferry-advance-clock-past',
-    text: `select w, case when $2::bigint is null or $1::bigint - w <= $2::bigint then ferry.advance_clock($1::bigint + 1) end as floor
-             from (select ferry.wall_ms() as w) now`,
-    values: [ms, refuseAheadMs],
-  });
+  const r = await db.query<{ w: string }>(
+    prepared(
+      `select w, case when $2::bigint is null or $1::bigint - w <= $2::bigint then ferry.advance_clock($1::bigint + 1) end as floor
+         from (select ferry.wall_ms() as w) now`,
+      [ms, refuseAheadMs],
+    ),
+  );
   return Number(r.rows[0].w);
 }
 

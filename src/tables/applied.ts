@@ -1,4 +1,5 @@
 import type { Queryable } from '../common/db';
+import { prepared } from '../common/db';
 import type { EpochStore } from '../common/leadership';
 
 /**
@@ -141,16 +142,17 @@ const SNAP_SET = `snap = case when $9::bigint >= coalesce(snap_tick, 0) then coa
  * applier epoch, its row locked until commit (the caller's fence, see Leadership.assertEpoch).
  */
 export async function recordApplied(db: Queryable, origin: string, u: AppliedUpTo): Promise<number> {
-  // named: PostgreSQL parses and plans it once per session (one row, the same plan every time)
-  const r = await db.query<{ e: string }>({
-    name: 'ferry-record-applied',
-    text: `update ferry.applied set pos = $2, tick = coalesce($3, tick), transport_offset = $4, source_at = $5, applied_at = clock_timestamp(),
+  // prepared: one row, the same plan every time, on the way of every destination commit
+  const r = await db.query<{ e: string }>(
+    prepared(
+      `update ferry.applied set pos = $2, tick = coalesce($3, tick), transport_offset = $4, source_at = $5, applied_at = clock_timestamp(),
             seen_pos = greatest(seen_pos, $6), seen_at = clock_timestamp(), status = 'running', error = null, error_kind = null, error_pos = null, error_at = null,
             peer_seen = ferry.max_vector(peer_seen, $7::jsonb), clock_ahead_ms = $8, ${SNAP_SET}
       where origin = $1
       returning epoch as e`,
-    values: [origin, u.pos, u.tick, u.offset, u.sourceAt, u.seenPos, u.peerSeen ? JSON.stringify(u.peerSeen) : null, u.aheadMs, u.snap?.tick ?? null, u.snap?.snap ?? null],
-  });
+      [origin, u.pos, u.tick, u.offset, u.sourceAt, u.seenPos, u.peerSeen ? JSON.stringify(u.peerSeen) : null, u.aheadMs, u.snap?.tick ?? null, u.snap?.snap ?? null],
+    ),
+  );
   return Number(r.rows[0]?.e ?? -1);
 }
 

@@ -7,27 +7,9 @@ import type { Tick } from './ticks';
  */
 
 // Changes committed between two ticks (§3.1); the xid range lets the index on xid do the work.
-const BATCH_WHERE = `c.xid >= pg_snapshot_xmin($1::pg_snapshot) and c.xid < pg_snapshot_xmax($2::pg_snapshot)
+/** The changes of the batch between ticks $1 and $2 (their snapshots), alias c. */
+export const BATCH_WHERE = `c.xid >= pg_snapshot_xmin($1::pg_snapshot) and c.xid < pg_snapshot_xmax($2::pg_snapshot)
    and pg_visible_in_snapshot(c.xid, $2::pg_snapshot) and not pg_visible_in_snapshot(c.xid, $1::pg_snapshot)`;
-
-/**
- * Gives the batch between two ticks its positions (first, and the count of its changes) in one
- * statement, fenced as markPublishedIfLeading is: only while the forwarder epoch is still `epoch`,
- * and only if no one stamped the tick before. Returns the epoch that was current and the stamp
- * written (null: fenced, or stamped already).
- */
-export async function stampBatch(db: Queryable, prev: Tick, cur: Tick, first: number, epoch: number): Promise<{ epoch: number; cnt: number | null }> {
-  const r = await db.query<{ e: string; cnt: string | null }>(
-    `with f as (select forwarder_epoch as e from ferry.state for share),
-          u as (update ferry.ticks set first_pos = $3, cnt = (select count(*) from ferry.changes c where ${BATCH_WHERE}), epoch = $4
-                 where tick = $5 and first_pos is null and (select e from f) = $4
-                 returning cnt)
-     select (select e from f) as e, (select cnt from u) as cnt`,
-    [prev.snap, cur.snap, first, epoch, cur.tick],
-  );
-  const x = r.rows[0];
-  return { epoch: Number(x.e), cnt: x.cnt === null ? null : Number(x.cnt) };
-}
 
 /**
  * One batch in its canonical order (§3.2): transactions by their largest change id, changes inside

@@ -1,5 +1,6 @@
 import type { Queryable } from '../common/db';
 import { FerryError } from '../common/errors';
+import { BATCH_WHERE } from './changes';
 
 /**
  * ferry.ticks: one row per cut of this DC's change stream (DESIGN.md §3.1). A batch is every
@@ -46,6 +47,25 @@ export async function nextBatch(db: Queryable): Promise<{ prev: Tick; cur: Tick 
   const [prev, cur] = r.rows.map(toTick);
   if (cur.tick !== prev.tick + 1) throw new FerryError(`ferry.ticks is missing tick ${prev.tick + 1} (between ${prev.tick} and ${cur.tick}): its changes cannot be told apart from their neighbours'. Ticks are only deleted once published; restore the row from a backup, or ask for help before changing ferry.ticks by hand`);
   return { prev, cur };
+}
+
+/**
+ * Gives the batch between two ticks its positions (first, and the count of its changes) in one
+ * statement, fenced as markPublishedIfLeading is: only while the forwarder epoch is still `epoch`,
+ * and only if no one stamped the tick before. Returns the epoch that was current and the stamp
+ * written (null: fenced, or stamped already).
+ */
+export async function stampBatch(db: Queryable, prev: Tick, cur: Tick, first: number, epoch: number): Promise<{ epoch: number; cnt: number | null }> {
+  const r = await db.query<{ e: string; cnt: string | null }>(
+    `with f as (select forwarder_epoch as e from ferry.state for share),
+          u as (update ferry.ticks set first_pos = $3, cnt = (select count(*) from ferry.changes c where ${BATCH_WHERE}), epoch = $4
+                 where tick = $5 and first_pos is null and (select e from f) = $4
+                 returning cnt)
+     select (select e from f) as e, (select cnt from u) as cnt`,
+    [prev.snap, cur.snap, first, epoch, cur.tick],
+  );
+  const x = r.rows[0];
+  return { epoch: Number(x.e), cnt: x.cnt === null ? null : Number(x.cnt) };
 }
 
 /** The tick's positions, if it is stamped. */

@@ -41,6 +41,7 @@ declare
   v_origin text;
   v_done pg_snapshot;
   v_pending boolean;
+  v_any boolean;
   v_out int[] := '{}';
   s int;
   r record;
@@ -53,8 +54,8 @@ begin
     -- gave it a new file and made every session that had touched the change tables rebuild its
     -- view of them and replan. (Rows of a writer still inserting are not seen here, so such a
     -- table is skipped too, and emptied on a later pass once they are committed and published.)
-    execute format('select exists (select 1 from ferry.changes_%s)', s) into v_pending;
-    continue when not v_pending;
+    execute format('select exists (select 1 from ferry.changes_%s)', s) into v_any;
+    continue when not v_any;
     begin
       execute format('lock table ferry.changes_%s in access exclusive mode', s);
       execute format('select exists (select 1 from ferry.changes_%s where xid >= pg_snapshot_xmin($1) and not pg_visible_in_snapshot(xid, $1))', s)
