@@ -31,13 +31,21 @@ export async function stableSnapshot(db: Queryable, upTo: number): Promise<strin
   return r.rows[0]?.s ?? null;
 }
 
-/** Deletes the entries every peer has applied past; returns how many. */
+/**
+ * Deletes the entries every peer has applied past; returns how many. An entry an applier holds
+ * locked (it is rewriting that key's version right now) is left for the next round: the purge never
+ * waits for an applier, so the two can never deadlock (they did under load, each holding entries the
+ * other wanted, and the forwarder lost its turn while the applier redid its group).
+ */
 export async function purgeVersions(db: Queryable, self: string, thresholds: Record<string, number>, stable: string | null): Promise<number> {
   const finite = Object.entries(thresholds).filter(([o]) => o !== self);
   const r = await db.query(
-    `delete from ferry.row_versions v
-      where (v.origin = $1 and $2::pg_snapshot is not null and pg_visible_in_snapshot(v.xid, $2::pg_snapshot))
-         or (v.origin <> $1 and v.pos <= (select x.p from unnest($3::text[], $4::float8[]) as x(o, p) where x.o = v.origin))`,
+    `delete from ferry.row_versions
+      where ctid = any(array(
+              select v.ctid from ferry.row_versions v
+               where (v.origin = $1 and $2::pg_snapshot is not null and pg_visible_in_snapshot(v.xid, $2::pg_snapshot))
+                  or (v.origin <> $1 and v.pos <= (select x.p from unnest($3::text[], $4::float8[]) as x(o, p) where x.o = v.origin))
+                 for update skip locked))`,
     [self, stable, finite.map(([o]) => o), finite.map(([, p]) => p)],
   );
   return r.rowCount ?? 0;
