@@ -30,7 +30,7 @@ export class Forwarder {
     private readonly publisher: Publisher,
     private readonly log: Logger,
   ) {
-    this.pool = createPool(cfg.database, { max: 3, application_name: 'ferry-forwarder' });
+    this.pool = createPool(cfg.database, { max: 4, application_name: 'ferry-forwarder' });
   }
 
   /** Runs until stop aborts: stands by while another process leads, takes over when it can. */
@@ -66,7 +66,8 @@ export class Forwarder {
         },
         () => publishing || lastCut > lastPublished,
       );
-      const pruner = new Pruner(this.pool, this.cfg, log);
+      const pruned = new AbortController();
+      const prunerDone = new Pruner(this.pool, this.cfg, log).loop(AbortSignal.any([stop, pruned.signal]));
       // the ticker runs beside the publishing loop so large backlogs are still cut into bounded
       // batches; a ticker failure (a lost connection) ends this leadership, rethrown below, once
       let tickerError: unknown;
@@ -78,7 +79,6 @@ export class Forwarder {
         while (!stop.aborted && tickerError === undefined) {
           const next = await nextBatch(this.pool);
           if (!next) {
-            await pruner.maybeRun();
             await ticked.wait(1000, stop);
             continue;
           }
@@ -91,11 +91,11 @@ export class Forwarder {
             publishing = false;
             ticker.publishingDone();
           }
-          await pruner.maybeRun();
         }
       } finally {
         ticker.stop();
-        await tickerDone;
+        pruned.abort();
+        await Promise.all([tickerDone, prunerDone]);
       }
       if (tickerError !== undefined) throw tickerError;
     } finally {

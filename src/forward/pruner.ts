@@ -1,6 +1,7 @@
 import { Pool } from 'pg';
 import type { FerryConfig } from '../config/schema';
 import type { Logger } from '../common/logger';
+import { sleep } from '../common/sleep';
 import { pruneChanges, rotateChanges } from '../tables/changes';
 import { rotationState } from '../tables/state';
 import { forgetOldTicks } from '../tables/ticks';
@@ -16,8 +17,6 @@ const KEEP_TICKS = 10_000;
  * in a published batch (ferry.rotate / ferry.prune). Published ticks are kept for a while only.
  */
 export class Pruner {
-  private lastRun = 0;
-
   constructor(
     private readonly pool: Pool,
     private readonly cfg: FerryConfig,
@@ -25,10 +24,21 @@ export class Pruner {
     private readonly everyMs = 1000,
   ) {}
 
-  async maybeRun(): Promise<void> {
-    if (Date.now() - this.lastRun < this.everyMs) return;
-    this.lastRun = Date.now();
-    await this.run();
+  /**
+   * Prunes every everyMs until stop aborts, beside the publishing loop: none of this is on the way
+   * of a batch (it was, once a second, between two publishes). A failed round is logged and tried
+   * again a round later: nothing is lost by pruning late, and the publishing loop notices a database
+   * that is gone on its own.
+   */
+  async loop(stop: AbortSignal): Promise<void> {
+    while (!stop.aborted) {
+      try {
+        await this.run();
+      } catch (e) {
+        if (!stop.aborted) this.log.warn({ err: e }, 'pruning failed; trying again in the next round');
+      }
+      await sleep(this.everyMs, stop);
+    }
   }
 
   async run(): Promise<void> {
