@@ -48,6 +48,13 @@ type Row = {
 };
 
 /**
+ * The row's xmin as a full transaction id (ferry.xid8_of, written out over the snapshot read once
+ * per statement: the function is not inlined, and called per key it was a third of the read's time).
+ * Only when a change is kept at all: otherwise nothing compares with it.
+ */
+const X8 = `case when kept.xid is not null then ((((kept.cur >> 32) - case when t.xmin::text::bigint >= (kept.cur & 4294967295) then 1 else 0 end) << 32) | t.xmin::text::bigint)::text::xid8 end`;
+
+/**
  * The local state of each key (by index into keyTexts), in ONE statement: the pruner empties a
  * change table and keeps its versions in ferry.row_versions in one transaction, and only a single
  * snapshot sees either the one or the other (two statements could miss both).
@@ -64,10 +71,10 @@ export async function readLocalStates(db: Queryable, t: TableInfo, keys: string[
                 (select array[c.hlc, c.id] from ferry.changes c
                   where c.xid = l.x8 and c.tbl = $3 and c.op in ('I', 'U') and c.row::jsonb @> x.${own(t, 'ferry_key')}::jsonb
                   order by c.id desc limit 1) end as w
-         from rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) with ordinality as x(${cols}, ${own(t, 'ferry_key')}, ${own(t, 'ferry_n')})
-         left join lateral (select t.xmin::text as xmin, ferry.xid8_of(t.xmin) as x8, t.ctid::text as ctid, t.tableoid::oid::text as rel from ${t.sql} t where ${keyMatch(keys)} limit 1) l on true
+         from (select min(xid) as xid, pg_snapshot_xmax(pg_current_snapshot())::text::bigint as cur from ferry.changes) kept
+        cross join rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) with ordinality as x(${cols}, ${own(t, 'ferry_key')}, ${own(t, 'ferry_n')})
+         left join lateral (select t.xmin::text as xmin, ${X8} as x8, t.ctid::text as ctid, t.tableoid::oid::text as rel from ${t.sql} t where ${keyMatch(keys)} limit 1) l on true
          left join ferry.row_versions v on v.tbl = $3 and v.key = x.${own(t, 'ferry_key')}
-         cross join (select min(xid) as xid from ferry.changes) kept
         where l.xmin is not null or v.tbl is not null`,
       [keysParam(keyTexts), keyTexts, t.oid],
     ),
