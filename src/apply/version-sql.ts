@@ -31,34 +31,47 @@ export async function recordVersions(db: Queryable, t: TableInfo, records: Versi
 
 /**
  * The same for the rows of several tables at once, in one statement: each entry updated over the
- * one read, the rest written where no entry is (a key that had none, or whose entry the pruner
- * purged meanwhile: every peer had applied past it, no race); an entry another applier wrote
- * conflicts, fewer rows than records are written, and the group goes again.
+ * one read; one that is gone since (the pruner purged it: every peer had applied past it, no race)
+ * written again where still none is; and the entries of keys that had none written. An entry
+ * another applier wrote meanwhile conflicts: fewer rows than records are written, or the key's
+ * entry is there already, and the group goes again.
  */
 export async function recordVersionsOf(db: Queryable, sets: { t: TableInfo; records: VersionRecord[] }[]): Promise<void> {
   const all = sets.flatMap(({ t, records }) => records.map((r) => ({ tbl: t.oid, r })));
   if (!all.length) return;
+  const what = () => `recording versions of ${sets.filter((x) => x.records.length).map((x) => x.t.wireName).join(', ')}`;
   // the entries to update come as arrays of their own: the planner then knows how few they are
   // (in a steady load, a few hundred of a group's thousands of records) and looks each one up by its
   // key. Given as a filter over all records, they were estimated at all of them and the whole of
   // ferry.row_versions, a table that churns, was hash-joined: 53 ms a group, a third of the
-  // applier's time in the database in a steady run with three DCs
+  // applier's time in the database in a steady run with three DCs. The keys that had no entry are
+  // a plain INSERT: ON CONFLICT's speculative insertion cost twice as much a row (3 000 rows: 56 ms
+  // plain, 104–116 ms with it), and an entry there now is a race either way
   const upd = all.filter((x) => x.r.expect);
-  const res = await db.query<{ n: string }>(
-    `with u as (update ferry.row_versions v set ms = e.ms, origin = e.o, seq = e.seq, deleted = e.del, xid = pg_current_xact_id(), pos = e.pos
-                  from unnest($8::oid[], $9::text[], $10::bigint[], $11::text[], $12::bigint[], $13::bool[], $14::bigint[], $15::bigint[], $16::text[], $17::bigint[]) as e(tbl, k, ms, o, seq, del, pos, ems, eo, eseq)
-                 where v.tbl = e.tbl and v.key = e.k and (v.ms, v.origin, v.seq) = (e.ems, e.eo, e.eseq)
-                returning v.tbl, v.key),
-     i as (insert into ferry.row_versions (tbl, key, ms, origin, seq, deleted, xid, pos)
-           select tbl, k, ms, o, seq, del, pg_current_xact_id(), pos
-             from unnest($1::oid[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[]) as x(tbl, k, ms, o, seq, del, pos)
-            where not exists (select 1 from u where u.tbl = x.tbl and u.key = x.k)
-           on conflict (tbl, key) do nothing
-           returning 1)
-     select (select count(*) from u) + (select count(*) from i) as n`,
-    [...columns(all), ...columns(upd), upd.map((x) => x.r.expect!.ms), upd.map((x) => x.r.expect!.origin), upd.map((x) => x.r.expect!.seq)],
-  );
-  if (Number(res.rows[0].n) !== all.length) throw new LocalWriteRace(`recording versions of ${sets.filter((x) => x.records.length).map((x) => x.t.wireName).join(', ')}`);
+  const add = all.filter((x) => !x.r.expect);
+  try {
+    const res = await db.query<{ n: string }>(
+      `with e as (select * from unnest($8::oid[], $9::text[], $10::bigint[], $11::text[], $12::bigint[], $13::bool[], $14::bigint[], $15::bigint[], $16::text[], $17::bigint[]) as e(tbl, k, ms, o, seq, del, pos, ems, eo, eseq)),
+       u as (update ferry.row_versions v set ms = e.ms, origin = e.o, seq = e.seq, deleted = e.del, xid = pg_current_xact_id(), pos = e.pos
+               from e where v.tbl = e.tbl and v.key = e.k and (v.ms, v.origin, v.seq) = (e.ems, e.eo, e.eseq)
+             returning v.tbl, v.key),
+       r as (insert into ferry.row_versions (tbl, key, ms, origin, seq, deleted, xid, pos)
+             select tbl, k, ms, o, seq, del, pg_current_xact_id(), pos from e where not exists (select 1 from u where u.tbl = e.tbl and u.key = e.k)
+             on conflict (tbl, key) do nothing
+             returning 1),
+       i as (insert into ferry.row_versions (tbl, key, ms, origin, seq, deleted, xid, pos)
+             select tbl, k, ms, o, seq, del, pg_current_xact_id(), pos
+               from unnest($1::oid[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[]) as x(tbl, k, ms, o, seq, del, pos)
+             returning 1)
+       select (select count(*) from u) + (select count(*) from r) + (select count(*) from i) as n`,
+      [...columns(add), ...columns(upd), upd.map((x) => x.r.expect!.ms), upd.map((x) => x.r.expect!.origin), upd.map((x) => x.r.expect!.seq)],
+    );
+    if (Number(res.rows[0].n) !== all.length) throw new LocalWriteRace(what());
+  } catch (e) {
+    const pg = e as { code?: string; constraint?: string };
+    if (pg.code === '23505' && pg.constraint === 'row_versions_pkey') throw new LocalWriteRace(what());
+    throw e;
+  }
 }
 
 /** tbl, key, ms, origin, seq, deleted, pos of each record, as arrays. */
