@@ -1,11 +1,8 @@
-import { ListQueuesCommand } from '@aws-sdk/client-sqs';
-import { Kafka, logLevel } from 'kafkajs';
 import type { FerryConfig, KafkaConfig, SqsConfig } from '../config/schema';
 import { ConfigError, ServiceError } from '../common/errors';
 import { backoff } from '../common/retry';
 import { sleep } from '../common/sleep';
 import { kafkaError } from './kafka-errors';
-import { sqsClient } from './sqs';
 
 /**
  * At start-up only: proves the transport's server answers within `startupTimeoutMs`, or fails with one
@@ -39,6 +36,9 @@ async function untilDeadline(deadline: number, stop: AbortSignal | undefined, pr
 }
 
 async function probeKafka(t: KafkaConfig, leftMs: number): Promise<void> {
+  // (loaded here, not at the top: a process that uses SQS never loads kafkajs, see index.ts)
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
   const kafka = new Kafka({
     clientId: `${t.clientId}-probe`,
     brokers: t.brokers,
@@ -70,6 +70,10 @@ function kafkaDown(t: KafkaConfig, waitedMs: number, why: string): ServiceError 
 const SQS_REFUSALS = /InvalidClientTokenId|SignatureDoesNotMatch|AccessDenied|UnrecognizedClient|InvalidAccessKeyId|AuthFailure|MissingAuthenticationToken|ExpiredToken/i;
 
 async function probeSqs(t: SqsConfig, leftMs: number): Promise<void> {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { ListQueuesCommand } = require('@aws-sdk/client-sqs') as typeof import('@aws-sdk/client-sqs');
+  const { sqsClient } = require('./sqs') as typeof import('./sqs');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const client = sqsClient(t, { maxAttempts: 1, connectionTimeout: Math.min(5_000, leftMs), requestTimeout: Math.min(10_000, leftMs) });
   try {
     await client.send(new ListQueuesCommand({ QueueNamePrefix: t.queuePrefix, MaxResults: 1 }));
