@@ -710,8 +710,13 @@ $$;
 CREATE FUNCTION ferry.xid8_of(x xid) RETURNS xid8
     LANGUAGE sql STABLE
     AS $$
-  select (((c >> 32) - case when x::text::bigint >= (c & 4294967295) then 1 else 0 end) << 32 | x::text::bigint)::text::xid8
-    from (select pg_snapshot_xmax(pg_current_snapshot())::text::bigint as c) cur
+  select ferry.xid8_of(x, pg_snapshot_xmax(pg_current_snapshot())::text::bigint)
+$$;
+
+CREATE FUNCTION ferry.xid8_of(x xid, xmax bigint) RETURNS xid8
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select ((((xmax >> 32) - case when x::text::bigint >= (xmax & 4294967295) then 1 else 0 end) << 32) | x::text::bigint)::text::xid8
 $$;
 
 CREATE TABLE ferry.applied (
