@@ -30,7 +30,8 @@ export class Applier {
     private readonly subscriber: () => Subscriber,
     private readonly log: Logger,
   ) {
-    this.pool = createPool(cfg.database, { max: 2, application_name: `ferry-applier:${origin}` });
+    // pipeline mode: the statements of a group are sent without waiting for each (apply/pipeline.ts)
+    this.pool = createPool(cfg.database, { max: 2, application_name: `ferry-applier:${origin}`, pipeline: true });
     this.role = { name: `applier from ${origin}`, appName: `ferry-applier:${origin}`, lock: { classId: APPLY_LOCK_CLASS, text: origin }, epochs: applierEpochs(origin) };
   }
 

@@ -8,6 +8,7 @@ import { deleteRows, insertRows, updateKey, updateRows } from './bulk-sql';
 import { collapse, segments, statements, TableFinals } from './collapse';
 import { applySums, resetShares, takeShares } from './counters-sql';
 import { parentsFirst } from './fk-order';
+import { Pipeline } from './pipeline';
 import { LocalState, readLocalStates } from './local-state';
 import { LocalWriteRace } from './local-write-race';
 import type { Policy } from './merge';
@@ -65,11 +66,15 @@ export class GroupWriter {
   private readonly writable = new Map<string, string[]>();
   /** How far ahead of this DC's clock the newest change written was stamped (0 when behind). */
   aheadMs = 0;
+  /** The destination connection; the writes of a bulk segment are sent without waiting for each. */
+  private readonly db: Pipeline;
 
   constructor(
-    private readonly db: Queryable,
+    db: Queryable,
     private readonly ctx: GroupContext,
-  ) {}
+  ) {
+    this.db = new Pipeline(db);
+  }
 
   async write(changes: Change[]): Promise<void> {
     if (!changes.length) return;
@@ -81,7 +86,7 @@ export class GroupWriter {
         continue;
       }
       for (const st of statements(seg.changes)) {
-        if (st[0].op === 'T') await applyTruncate(this.db, this.ctx.catalog, st);
+        if (st[0].op === 'T') await this.truncate(st);
         else for (const c of st) await this.one(c);
       }
     }
@@ -92,11 +97,23 @@ export class GroupWriter {
     for (const x of this.conflicts) conflictsResolved.inc({ origin: this.ctx.origin, table: x.table, rule: x.rule, winner: x.winner });
     if (this.conflicts.length) this.ctx.log.info({ conflicts: this.conflicts.length, first: describe(this.conflicts[0]) }, 'resolved conflicts');
     this.conflicts = [];
+    await this.db.drain();
+  }
+
+  /**
+   * The table catalog reads on the same connection but not through the pipeline: whatever was sent
+   * is settled first, so a failure is reported as the statement that failed, not as the aborted
+   * transaction a catalog read would meet.
+   */
+  private async truncate(st: Change[]): Promise<void> {
+    await this.db.drain();
+    await applyTruncate(this.db, this.ctx.catalog, st);
   }
 
   /** One change on its own, in origin order. */
   private async one(c: Change): Promise<void> {
-    if (c.op === 'T') return applyTruncate(this.db, this.ctx.catalog, [c]);
+    if (c.op === 'T') return this.truncate([c]);
+    await this.db.drain();
     if (c.old !== null) return this.rekey(c);
     if (!(await this.bulk(collapse([c])))) throw new Error('a single change cannot be unsafe in bulk');
   }
@@ -150,6 +167,7 @@ export class GroupWriter {
   /** false (nothing written) when these finals must go one by one in origin order instead. */
   private async bulk(tables: TableFinals[]): Promise<boolean> {
     const { catalog, origin, self } = this.ctx;
+    await this.db.drain(); // (see truncate())
     const info = new Map<string, TableInfo>();
     for (const f of tables) info.set(f.table, await catalog.get(f.table, { pos: (f.upserts[0] ?? f.deletes[0]).pos }));
     const byOid = new Map([...info.values()].map((t) => [t.oid, t.wireName]));
@@ -159,7 +177,7 @@ export class GroupWriter {
     );
     if (!order) return false;
     const finals = new Map(tables.map((f) => [f.table, f]));
-    const plans: Plan[] = [];
+    const reads: Omit<Plan, 'states'>[] = [];
     for (const name of order) {
       const f = finals.get(name)!;
       const t = info.get(name)!;
@@ -168,17 +186,23 @@ export class GroupWriter {
       // every final of a table must name its row by the same columns (a re-track may change them)
       const keySig = keys.join('\0');
       if (all.some((c) => memberSignature(c.key!) !== keySig)) return false;
-      const states = await readLocalStates(this.db, t, keys, all.map((c) => c.key!), self);
+      reads.push({ t, f, keys, all });
+    }
+    // every table's read sent at once: PostgreSQL runs one while the applier takes in the one before
+    const read = reads.map((r) => readLocalStates(this.db, r.t, r.keys, r.all.map((c) => c.key!), self));
+    const plans: Plan[] = [];
+    for (const [i, r] of reads.entries()) {
+      const states = await read[i];
       // two keys naming one row (the same value written two ways): only origin order is safe
       // (a ctid is per partition: the row's table is part of where it is)
       const ctids = states.filter((s) => s.exists).map((s) => `${s.rel}/${s.ctid}`);
       if (new Set(ctids).size !== ctids.length) return false;
-      plans.push({ t, f, keys, states, all });
+      plans.push({ ...r, states });
     }
     // the versions of every table's upserts in one statement, once all of them are written
     const versions: { t: TableInfo; records: VersionRecord[] }[] = [];
     for (const p of plans) versions.push({ t: p.t, records: await this.upsertTable(p) });
-    if (this.ctx.keepVersions) await recordVersionsOf(this.db, versions);
+    if (this.ctx.keepVersions) this.db.send(recordVersionsOf(this.db, versions));
     for (const p of [...plans].reverse()) await this.deleteTable(p);
     return true;
   }
@@ -228,17 +252,23 @@ export class GroupWriter {
       } else g.insert.push(c);
       versions.push({ key: c.key!, version: versionOf(c, this.ctx.origin), deleted: false, pos: c.pos, expect: s.entry });
     }
+    // a row that holds the key or a unique value committed since it was looked for (a local
+    // write, or the applier of another origin): the group goes again and finds it this time
+    const raced = (e: unknown) => {
+      const pg = e as { code?: string; constraint?: string };
+      if (pg.code === '23505' && t.uniqueKeys.some((u) => u.index === pg.constraint)) throw new LocalWriteRace(`writing ${t.wireName} (${pg.constraint})`);
+      throw e;
+    };
+    // sent, each checked when it has run (pipeline.ts)
     for (const g of bySig.values()) {
-      try {
-        if (g.update.length && (await updateRows(this.db, t, keys, g.write, g.asText, g.update, g.xmins)) !== g.update.length) throw new LocalWriteRace(`updating ${t.wireName}`);
-        if (g.insert.length) await insertRows(this.db, t, g.write, g.asText, g.insert);
-      } catch (e) {
-        // a row that holds the key or a unique value committed since it was looked for (a local
-        // write, or the applier of another origin): the group goes again and finds it this time
-        const pg = e as { code?: string; constraint?: string };
-        if (pg.code === '23505' && t.uniqueKeys.some((u) => u.index === pg.constraint)) throw new LocalWriteRace(`writing ${t.wireName} (${pg.constraint})`);
-        throw e;
-      }
+      const n = g.update.length;
+      if (n)
+        this.db.send(
+          updateRows(this.db, t, keys, g.write, g.asText, g.update, g.xmins).then((done) => {
+            if (done !== n) throw new LocalWriteRace(`updating ${t.wireName}`);
+          }, raced),
+        );
+      if (g.insert.length) this.db.send(insertRows(this.db, t, g.write, g.asText, g.insert).catch(raced));
     }
     // counter shares travel whoever wins the rest of the row (unless a newer delete reset them)
     const counted = f.upserts.filter((c) => c.counters);
@@ -256,23 +286,28 @@ export class GroupWriter {
     for (let i = 0; i < p.f.deletes.length; i++) if (await this.decide(p, n + i)) gone.push({ c: p.f.deletes[i], s: p.states[n + i] });
     const present = gone.filter((x) => x.s.exists);
     if (present.length) {
-      const deleted = await deleteRows(
+      const n = present.length;
+      const deleted = deleteRows(
         this.db,
         p.t,
         p.keys,
         present.map((x) => x.c.key!),
         present.map((x) => x.s.xmin!),
       );
-      if (deleted !== present.length) throw new LocalWriteRace(`deleting from ${p.t.wireName}`);
+      this.db.send(
+        deleted.then((done) => {
+          if (done !== n) throw new LocalWriteRace(`deleting from ${p.t.wireName}`);
+        }),
+      );
     }
     // tombstones: a late change elsewhere cannot bring the rows back
     if (this.ctx.keepVersions) {
       const tombstones = gone.map(({ c, s }) => ({ key: c.key!, version: versionOf(c, this.ctx.origin), deleted: true, pos: c.pos, expect: s.entry }));
-      await recordVersions(this.db, p.t, tombstones);
+      this.db.send(recordVersions(this.db, p.t, tombstones));
       // nothing held the keys found absent: a write of this DC that inserted one meanwhile waited
       // for the versions above (capture locks the key's entry) and is visible now, or comes later
       // with a later version
-      await stillAbsent(this.db, p.t, p.keys, gone.filter((x) => !x.s.exists).map((x) => x.c.key!));
+      this.db.send(stillAbsent(this.db, p.t, p.keys, gone.filter((x) => !x.s.exists).map((x) => x.c.key!)));
     }
     await resetShares(this.db, p.t, this.ctx.origin, p.f.deletes);
   }
