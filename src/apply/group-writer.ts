@@ -208,13 +208,25 @@ export class GroupWriter {
   }
 
   private async decide(p: Plan, i: number): Promise<boolean> {
-    const c = p.all[i];
-    const s = p.states[i];
-    let choose: 'local' | 'remote' | undefined;
-    if (this.ctx.fn && s.version && s.version.origin !== this.ctx.origin) choose = await this.askFunction(p.t, c, s);
-    const r = resolve(this.ctx.policy, c, this.ctx.origin, s, p.t.wireName, choose);
-    if (r.conflict) this.conflicts.push(r.conflict);
-    return r.wins;
+    return (await this.decideEach(p, i, 1))[0];
+  }
+
+  /**
+   * Whether each of the plan's changes [from, from + n) wins here. Awaits only where the user's
+   * function is asked: a group's thousands of rows are not a thousand suspensions.
+   */
+  private async decideEach(p: Plan, from: number, n: number): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (let i = from; i < from + n; i++) {
+      const c = p.all[i];
+      const s = p.states[i];
+      let choose: 'local' | 'remote' | undefined;
+      if (this.ctx.fn && s.version && s.version.origin !== this.ctx.origin) choose = await this.askFunction(p.t, c, s);
+      const r = resolve(this.ctx.policy, c, this.ctx.origin, s, p.t.wireName, choose);
+      if (r.conflict) this.conflicts.push(r.conflict);
+      out.push(r.wins);
+    }
+    return out;
   }
 
   /** The user's conflict function chooses (it must choose the same in every DC). */
@@ -233,7 +245,8 @@ export class GroupWriter {
     const { t, f, keys, states } = p;
     const versions: VersionRecord[] = [];
     const winners: { c: Change; s: LocalState }[] = [];
-    for (let i = 0; i < f.upserts.length; i++) if (await this.decide(p, i)) winners.push({ c: f.upserts[i], s: states[i] });
+    const wins = await this.decideEach(p, 0, f.upserts.length);
+    for (let i = 0; i < f.upserts.length; i++) if (wins[i]) winners.push({ c: f.upserts[i], s: states[i] });
     // a unique index other than the key: the winner by version holds the value, the loser is quarantined
     const kept = await new UniqueGuard(this.db, this.ctx, t, keys, new Set(p.all.map((c) => c.key!)), (x) => this.conflicts.push(x)).filter(winners);
     // one statement per column set, and per set of columns that came as exact text
@@ -250,7 +263,7 @@ export class GroupWriter {
         g.update.push(c);
         g.xmins.push(s.xmin!);
       } else g.insert.push(c);
-      versions.push({ key: c.key!, version: versionOf(c, this.ctx.origin), deleted: false, pos: c.pos, expect: s.entry });
+      if (this.ctx.keepVersions) versions.push({ key: c.key!, version: versionOf(c, this.ctx.origin), deleted: false, pos: c.pos, expect: s.entry });
     }
     // a row that holds the key or a unique value committed since it was looked for (a local
     // write, or the applier of another origin): the group goes again and finds it this time
@@ -283,7 +296,8 @@ export class GroupWriter {
   private async deleteTable(p: Plan): Promise<void> {
     const n = p.f.upserts.length;
     const gone: { c: Change; s: LocalState }[] = [];
-    for (let i = 0; i < p.f.deletes.length; i++) if (await this.decide(p, n + i)) gone.push({ c: p.f.deletes[i], s: p.states[n + i] });
+    const wins = await this.decideEach(p, n, p.f.deletes.length);
+    for (let i = 0; i < p.f.deletes.length; i++) if (wins[i]) gone.push({ c: p.f.deletes[i], s: p.states[n + i] });
     const present = gone.filter((x) => x.s.exists);
     if (present.length) {
       const n = present.length;
