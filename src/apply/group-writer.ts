@@ -8,11 +8,12 @@ import { deleteRows, insertRows, updateKey, updateRows } from './bulk-sql';
 import { collapse, segments, statements, TableFinals } from './collapse';
 import { applySums, resetShares, takeShares } from './counters-sql';
 import { parentsFirst } from './fk-order';
-import { Pipeline } from './pipeline';
 import { LocalState, readLocalStates } from './local-state';
 import { LocalWriteRace } from './local-write-race';
 import type { Policy } from './merge';
-import { Conflict, describe, resolve, versionOf } from './resolve';
+import { Pipeline } from './pipeline';
+import { decideEach } from './decide';
+import { Conflict, describe, versionOf } from './resolve';
 import { exactTextColumns, keyColumns, writableColumns } from './rows';
 import { applyTruncate } from './serial-sql';
 import type { TableCatalog, TableInfo } from './table-info';
@@ -100,11 +101,7 @@ export class GroupWriter {
     await this.db.drain();
   }
 
-  /**
-   * The table catalog reads on the same connection but not through the pipeline: whatever was sent
-   * is settled first, so a failure is reported as the statement that failed, not as the aborted
-   * transaction a catalog read would meet.
-   */
+  /** The catalog reads beside the pipeline: what was sent settles first, so a failure names its statement, not the aborted transaction. */
   private async truncate(st: Change[]): Promise<void> {
     await this.db.drain();
     await applyTruncate(this.db, this.ctx.catalog, st);
@@ -129,8 +126,7 @@ export class GroupWriter {
     const keys = keyColumns(t, origin, c);
     const [old, neu] = await readLocalStates(this.db, t, keys, [c.old!, c.key!], self);
     const plan: Plan = { t, f: { table: c.table, upserts: [c], deletes: [] }, keys, states: [neu, old], all: [c, { ...c, key: c.old }] };
-    const winsNew = await this.decide(plan, 0);
-    const winsOld = await this.decide(plan, 1);
+    const [winsNew, winsOld] = await this.decide(plan, 0, 2);
     if (winsNew && winsOld && old.exists && !neu.exists) {
       const write = writableColumns(t, origin, c);
       if ((await updateKey(this.db, t, keys, write, new Set(exactTextColumns(c, write)), c, old.xmin!)) !== 1) throw new LocalWriteRace(`changing a key of ${t.wireName}`);
@@ -196,7 +192,10 @@ export class GroupWriter {
       // two keys naming one row (the same value written two ways): only origin order is safe
       // (a ctid is per partition: the row's table is part of where it is)
       const ctids = states.filter((s) => s.exists).map((s) => `${s.rel}/${s.ctid}`);
-      if (new Set(ctids).size !== ctids.length) return false;
+      if (new Set(ctids).size !== ctids.length) {
+        await Promise.all(read); // (a read that failed is the failure to report)
+        return false;
+      }
       plans.push({ ...r, states });
     }
     // the versions of every table's upserts in one statement, once all of them are written
@@ -207,37 +206,9 @@ export class GroupWriter {
     return true;
   }
 
-  private async decide(p: Plan, i: number): Promise<boolean> {
-    return (await this.decideEach(p, i, 1))[0];
-  }
-
-  /**
-   * Whether each of the plan's changes [from, from + n) wins here. Awaits only where the user's
-   * function is asked: a group's thousands of rows are not a thousand suspensions.
-   */
-  private async decideEach(p: Plan, from: number, n: number): Promise<boolean[]> {
-    const out: boolean[] = [];
-    for (let i = from; i < from + n; i++) {
-      const c = p.all[i];
-      const s = p.states[i];
-      let choose: 'local' | 'remote' | undefined;
-      if (this.ctx.fn && s.version && s.version.origin !== this.ctx.origin) choose = await this.askFunction(p.t, c, s);
-      const r = resolve(this.ctx.policy, c, this.ctx.origin, s, p.t.wireName, choose);
-      if (r.conflict) this.conflicts.push(r.conflict);
-      out.push(r.wins);
-    }
-    return out;
-  }
-
-  /** The user's conflict function chooses (it must choose the same in every DC). */
-  private async askFunction(t: TableInfo, c: Change, s: LocalState): Promise<'local' | 'remote'> {
-    const r = await this.db.query<{ w: string }>(
-      `select ${this.ctx.fn}($1::text, $2::jsonb, (select to_jsonb(t) from ${t.sql} t where t.tableoid = $5::oid and t.ctid = $3::tid), $4::jsonb) as w`,
-      [t.wireName, c.key, s.ctid ?? null, c.row, s.rel ?? null],
-    );
-    const w = r.rows[0]?.w;
-    if (w !== 'local' && w !== 'remote') throw new StreamError(`conflict function ${this.ctx.fn} returned ${JSON.stringify(w)}; it must return 'local' or 'remote'`, { origin: this.ctx.origin, pos: c.pos });
-    return w;
+  /** Whether each of the plan's changes [from, from + n) wins here (decide.ts). */
+  private decide(p: Plan, from: number, n: number): Promise<boolean[]> {
+    return decideEach(this.db, this.ctx, p.t, p.all.slice(from, from + n), p.states.slice(from, from + n), this.conflicts);
   }
 
   /** Writes the winners of a table's upserts; returns the versions to record for them. */
@@ -245,7 +216,7 @@ export class GroupWriter {
     const { t, f, keys, states } = p;
     const versions: VersionRecord[] = [];
     const winners: { c: Change; s: LocalState }[] = [];
-    const wins = await this.decideEach(p, 0, f.upserts.length);
+    const wins = await this.decide(p, 0, f.upserts.length);
     for (let i = 0; i < f.upserts.length; i++) if (wins[i]) winners.push({ c: f.upserts[i], s: states[i] });
     // a unique index other than the key: the winner by version holds the value, the loser is quarantined
     const kept = await new UniqueGuard(this.db, this.ctx, t, keys, new Set(p.all.map((c) => c.key!)), (x) => this.conflicts.push(x)).filter(winners);
@@ -296,7 +267,7 @@ export class GroupWriter {
   private async deleteTable(p: Plan): Promise<void> {
     const n = p.f.upserts.length;
     const gone: { c: Change; s: LocalState }[] = [];
-    const wins = await this.decideEach(p, n, p.f.deletes.length);
+    const wins = await this.decide(p, n, p.f.deletes.length);
     for (let i = 0; i < p.f.deletes.length; i++) if (wins[i]) gone.push({ c: p.f.deletes[i], s: p.states[n + i] });
     const present = gone.filter((x) => x.s.exists);
     if (present.length) {
