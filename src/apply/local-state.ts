@@ -74,7 +74,10 @@ export async function readLocalStates(db: Queryable, t: TableInfo, keys: string[
          from (select min(xid) as xid, pg_snapshot_xmax(pg_current_snapshot())::text::bigint as cur from ferry.changes) kept
         cross join rows from (${recordsetFn(t, keys, '$1')}, unnest($2::text[])) with ordinality as x(${cols}, ${own(t, 'ferry_key')}, ${own(t, 'ferry_n')})
          left join lateral (select t.xmin::text as xmin, ${X8} as x8, t.ctid::text as ctid, t.tableoid::oid::text as rel from ${t.sql} t where ${keyMatch(keys)} limit 1) l on true
-         left join ferry.row_versions v on v.tbl = $3 and v.key = x.${own(t, 'ferry_key')}
+         -- looked up by its key for each key: as a plain join, with ferry.row_versions' statistics
+         -- behind its churn, the plan read all of a table's entries for every key (a latency run:
+         -- 24 480 rows read and dropped to find 80, 17 of the statement's 20 ms)
+         left join lateral (select * from ferry.row_versions v where v.tbl = $3 and v.key = x.${own(t, 'ferry_key')} limit 1) v on true
         where l.xmin is not null or v.tbl is not null`,
       [keysParam(keyTexts), keyTexts, t.oid],
     ),
