@@ -101,16 +101,23 @@ export class GroupWriter {
     await this.db.drain();
   }
 
-  /** The catalog reads beside the pipeline: what was sent settles first, so a failure names its statement, not the aborted transaction. */
-  private async truncate(st: Change[]): Promise<void> {
+  /**
+   * The table catalog reads on the connection beside the pipeline: what was sent settles first, so
+   * a failure names its statement, not the aborted transaction the catalog's read would meet.
+   */
+  private async table(name: string, pos: number): Promise<TableInfo> {
     await this.db.drain();
+    return this.ctx.catalog.get(name, { pos });
+  }
+
+  private async truncate(st: Change[]): Promise<void> {
+    await this.db.drain(); // (see table())
     await applyTruncate(this.db, this.ctx.catalog, st);
   }
 
   /** One change on its own, in origin order. */
   private async one(c: Change): Promise<void> {
     if (c.op === 'T') return this.truncate([c]);
-    await this.db.drain();
     if (c.old !== null) return this.rekey(c);
     if (!(await this.bulk(collapse([c])))) throw new Error('a single change cannot be unsafe in bulk');
   }
@@ -121,8 +128,8 @@ export class GroupWriter {
    * they did there. Otherwise the old key is deleted and the new one written, each if it wins.
    */
   private async rekey(c: Change): Promise<void> {
-    const { catalog, origin, self } = this.ctx;
-    const t = await catalog.get(c.table, { pos: c.pos });
+    const { origin, self } = this.ctx;
+    const t = await this.table(c.table, c.pos);
     const keys = keyColumns(t, origin, c);
     const [old, neu] = await readLocalStates(this.db, t, keys, [c.old!, c.key!], self);
     const plan: Plan = { t, f: { table: c.table, upserts: [c], deletes: [] }, keys, states: [neu, old], all: [c, { ...c, key: c.old }] };
@@ -162,10 +169,9 @@ export class GroupWriter {
 
   /** false (nothing written) when these finals must go one by one in origin order instead. */
   private async bulk(tables: TableFinals[]): Promise<boolean> {
-    const { catalog, origin, self } = this.ctx;
-    await this.db.drain(); // (see truncate())
+    const { origin, self } = this.ctx;
     const info = new Map<string, TableInfo>();
-    for (const f of tables) info.set(f.table, await catalog.get(f.table, { pos: (f.upserts[0] ?? f.deletes[0]).pos }));
+    for (const f of tables) info.set(f.table, await this.table(f.table, (f.upserts[0] ?? f.deletes[0]).pos));
     const byOid = new Map([...info.values()].map((t) => [t.oid, t.wireName]));
     const order = parentsFirst(
       tables.map((f) => f.table),
@@ -271,17 +277,10 @@ export class GroupWriter {
     for (let i = 0; i < p.f.deletes.length; i++) if (wins[i]) gone.push({ c: p.f.deletes[i], s: p.states[n + i] });
     const present = gone.filter((x) => x.s.exists);
     if (present.length) {
-      const n = present.length;
-      const deleted = deleteRows(
-        this.db,
-        p.t,
-        p.keys,
-        present.map((x) => x.c.key!),
-        present.map((x) => x.s.xmin!),
-      );
+      const deleted = deleteRows(this.db, p.t, p.keys, present.map((x) => x.c.key!), present.map((x) => x.s.xmin!));
       this.db.send(
         deleted.then((done) => {
-          if (done !== n) throw new LocalWriteRace(`deleting from ${p.t.wireName}`);
+          if (done !== present.length) throw new LocalWriteRace(`deleting from ${p.t.wireName}`);
         }),
       );
     }

@@ -39,7 +39,7 @@ describe('apply races at one DC', () => {
   beforeEach(async () => {
     url = await freshDatabase('a');
     for (let i = 0; i < 4; i++) {
-      const c = new Client({ connectionString: url });
+      const c = new Client({ connectionString: url, pipeline: true });
       await c.connect();
       clients.push(c);
     }

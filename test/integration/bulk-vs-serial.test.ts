@@ -148,7 +148,7 @@ describe('bulk and change-by-change apply', () => {
     for (const dc of ['a', 'b', 'c'] as const) {
       const url = await freshDatabase(dc);
       urls.push(url);
-      const c = new Client({ connectionString: url });
+      const c = new Client({ connectionString: url, pipeline: true });
       await c.connect();
       dbs.push(c);
     }

@@ -16,7 +16,7 @@ describe('clock skew at the applier', () => {
   let db: Client;
   beforeEach(async () => {
     url = await freshDatabase('a');
-    db = new Client({ connectionString: url });
+    db = new Client({ connectionString: url, pipeline: true });
     await db.connect();
     await migrate(db, { origin: 'dc-a' });
     await db.query(`create table public.items (id int primary key, v text); select ferry.track('public.items')`);
