@@ -64,10 +64,16 @@ export async function resetShares(db: Queryable, t: TableInfo, origin: string, d
   );
 }
 
-/** Sets each counter column of these rows to the sum of its shares here. */
+/**
+ * Sets each counter column of these rows to the sum of its shares here. The rows are locked first,
+ * by a statement of their own: a local write holding one commits before the sums are read, in the
+ * next statement's snapshot. Summed in the UPDATE that waited for it, the sums came from the
+ * snapshot taken before it committed, and the row lost that write's increment for good.
+ */
 export async function applySums(db: Queryable, t: TableInfo, keys: string[], keyTexts: string[], cols: string[]): Promise<void> {
   if (!keyTexts.length || !cols.length) return;
   const kc = keys.map(quoteIdent).join(', ');
+  await db.query(`select 1 from ${t.sql} t, rows from (${recordsetFn(t, keys, '$1')}) as x(${kc}) where ${keyMatch(keys)} for update of t`, [keysParam(keyTexts)]);
   const set = cols
     .map((c) => `${quoteIdent(c)} = coalesce((select sum(s.value) from ferry.counters s where s.tbl = $3 and s.key = x.${own(t, 'ferry_key')} and s.col = ${`'${c.replace(/'/g, "''")}'`}), t.${quoteIdent(c)})`)
     .join(', ');

@@ -175,4 +175,20 @@ describe('apply races at one DC', () => {
     expect(Number(hlc[0].hlc)).toBeGreaterThan(d);
     expect(await rows()).toEqual(['(3,local)']);
   });
+  it("an application increment of a counter that commits while the applier sums the row's shares: the sum counts it", async () => {
+    await probe.query(`create table public.acct (id int primary key, balance bigint not null); select ferry.track('public.acct', null, '{balance}')`);
+    await probe.query(`insert into acct values (1, 100)`);
+    // the application holds the row, its increment (share dc-a 100 → 101) not yet committed
+    await local.query('begin');
+    await local.query(`update acct set balance = balance + 1 where id = 1`);
+    // dc-b's change is older than the row here (it loses the row) but brings dc-b's share, 5
+    const remote: Change = { ...change('I', 1, (await now()) - 60_000), table: 'public.acct', row: JSON.stringify({ id: 1, balance: 105 }), counters: { balance: { 'dc-b': '5' } } };
+    await begin(b, 'dc-b');
+    const applying = writer(b, 'dc-b').write([remote]);
+    await waitingOnLock(probe, b);
+    await local.query('commit');
+    await applying;
+    await b.query('commit');
+    expect((await probe.query(`select balance::int from acct where id = 1`)).rows).toEqual([{ balance: 106 }]);
+  });
 });
