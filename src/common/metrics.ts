@@ -24,7 +24,7 @@ export const clockSkew = new Gauge({ name: 'ferry_clock_skew_ms', help: "How far
 const STAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 export const forwardStageSeconds = new Histogram({
   name: 'ferry_forward_stage_seconds',
-  help: 'Per published batch: capture → tick cut (its oldest change), cut → taken by the forwarder, stamp, read + publish, mark published, cut → published',
+  help: 'Per published batch: capture → tick cut (its oldest change), cut → taken by the forwarder, stamp, read + publish, of it read (read and encode the changes), mark published, cut → published',
   labelNames: ['origin', 'stage'],
   buckets: STAGE_BUCKETS,
   registers: [registry],

@@ -113,10 +113,12 @@ export class Forwarder {
       const client = await this.pool.connect();
       let seen = 0;
       let frames = 0;
+      let readMs = 0;
       try {
         const { origin, forward, transport } = this.cfg;
         const epoch = leader.epoch;
         async function* groups(): AsyncGenerator<EncodedFrame[]> {
+          let from = Date.now();
           for await (const changes of readBatch(client, prev, cur, first, forward.readChunk, cnt)) {
             checkPositions(changes, first + seen);
             seen += changes.length;
@@ -129,7 +131,9 @@ export class Forwarder {
             const meta = { origin, epoch, tick: cur.tick, at: cur.createdAt.toISOString(), seen: prev.seen, snap: cur.snap, end: first + cnt - 1, lineage };
             const f = encodeFrames(meta, changes, transport.maxFrameBytes);
             frames += f.length;
+            readMs += Date.now() - from;
             yield f;
+            from = Date.now();
           }
           if (seen !== cnt) throw new FerryError(`tick ${cur.tick} was stamped with ${cnt} changes but ${seen} were read: the change table lost rows`);
         }
@@ -139,6 +143,7 @@ export class Forwarder {
       }
       failpoint('after-publish');
       t.lap('publish');
+      t.laps.read = readMs;
       forwardedChanges.inc({ origin: this.cfg.origin }, cnt);
       forwardedFrames.inc({ origin: this.cfg.origin }, frames);
     } else if (!sameVector(prev.seen, cur.seen)) {
