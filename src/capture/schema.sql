@@ -496,16 +496,7 @@ begin
   if not p_force and v_last - v_prev.last_id < p_min_changes
      and (clock_timestamp() - v_prev.created_at < interval '1 second'
           or (select coalesce(jsonb_object_agg(a.origin, a.pos), '{}') from ferry.applied a) = coalesce(v_prev.seen, '{}'))
-     -- late writers are looked for only when any waiting change is enough (the interval is due):
-     -- asked for tickMaxChanges, under a steady load there is nearly always one, and every look
-     -- between two due ticks cut one (ticks every poll instead of every interval: smaller batches,
-     -- and more of the fixed cost of each at the origin and in every peer)
      and (p_min_changes > 1 or (
-       -- by the xid index, whatever the statistics: the ticker's session keeps the plan it made
-       -- first, while the change table was empty or unanalysed (it never is analysed), and a plain
-       -- EXISTS was planned as a sequential scan (4–6 ms a call at 60k rows, a tenth of a core at
-       -- a poll every 25 ms); ORDER BY … LIMIT 1 outside an EXISTS (which would drop them) keeps
-       -- the index, and reads only the changes of the writers since that tick
        (select c.id from ferry.changes c
          where c.xid >= pg_snapshot_xmax(v_prev.snap) and c.id <= v_prev.last_id
          order by c.xid limit 1) is null

@@ -176,6 +176,8 @@ describe('ferry.tick()', () => {
       const before = await sql<{ tick: string | null }>(db.url, 'select tick from ferry.tick(false, 1)');
       expect(before[0].tick).toBeNull(); // still open: nothing to cut
       await w.query('commit');
+      // between two due ticks (asked for tickMaxChanges) a late writer alone waits for the interval
+      expect((await sql<{ tick: string | null }>(db.url, 'select tick from ferry.tick(false, 1000)'))[0].tick).toBeNull();
       // no new id moved the sequence, and no writer listed in xip ended: the change must still get a tick
       const after = await sql<{ tick: string | null; pending: string }>(db.url, 'select tick, pending from ferry.tick(false, 1)');
       expect(after[0].tick).not.toBeNull();

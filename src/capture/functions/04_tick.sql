@@ -4,7 +4,15 @@
 -- snapshot's xip, or at or above its xmax (PostgreSQL sets xmax to latestCompletedXid + 1 and lists
 -- in xip only running xids below it, so on a quiet database the newest writer is in no list at
 -- all). Both are index lookups on the change tables' xid. An open writer need not be seen: the
--- ticker polls for as long as it runs.
+-- ticker polls for as long as it runs. Late writers count only when any waiting change is enough
+-- (p_min_changes 1: the interval is due). Between two due ticks the ticker asks for tickMaxChanges,
+-- and under a steady load a late writer is nearly always there: counted then, a tick was cut at
+-- every poll instead of every interval.
+--
+-- The first check is ORDER BY … LIMIT 1 in a scalar subquery (an EXISTS drops both), so that only
+-- the xid index fits whatever the statistics: the ticker's session keeps the plan it made first,
+-- while the change table was empty (change tables are never analysed), and a plain EXISTS was
+-- planned as a sequential scan, 4–6 ms a call at 60k changes.
 --
 -- An older release returned a fourth column (open): a return type cannot be replaced in place.
 do $$
@@ -29,16 +37,7 @@ begin
   if not p_force and v_last - v_prev.last_id < p_min_changes
      and (clock_timestamp() - v_prev.created_at < interval '1 second'
           or (select coalesce(jsonb_object_agg(a.origin, a.pos), '{}') from ferry.applied a) = coalesce(v_prev.seen, '{}'))
-     -- late writers are looked for only when any waiting change is enough (the interval is due):
-     -- asked for tickMaxChanges, under a steady load there is nearly always one, and every look
-     -- between two due ticks cut one (ticks every poll instead of every interval: smaller batches,
-     -- and more of the fixed cost of each at the origin and in every peer)
      and (p_min_changes > 1 or (
-       -- by the xid index, whatever the statistics: the ticker's session keeps the plan it made
-       -- first, while the change table was empty or unanalysed (it never is analysed), and a plain
-       -- EXISTS was planned as a sequential scan (4–6 ms a call at 60k rows, a tenth of a core at
-       -- a poll every 25 ms); ORDER BY … LIMIT 1 outside an EXISTS (which would drop them) keeps
-       -- the index, and reads only the changes of the writers since that tick
        (select c.id from ferry.changes c
          where c.xid >= pg_snapshot_xmax(v_prev.snap) and c.id <= v_prev.last_id
          order by c.xid limit 1) is null
