@@ -57,6 +57,10 @@ export class KafkaSubscriber implements Subscriber {
   private rewinds = 0;
   private failures = 0;
   private readonly stopping = new AbortController();
+  /** The offset acked while a commit was in flight: it goes next. */
+  private commitWanted?: bigint;
+  /** The group offset commit in flight, if any. */
+  private committing?: Promise<void>;
 
   constructor(cfg: KafkaConfig, private readonly origin: string, dc: string, log: Logger) {
     this.topic = kafkaTopic(cfg.topicPrefix, origin);
@@ -106,7 +110,7 @@ export class KafkaSubscriber implements Subscriber {
     this.log.info({ topic: this.topic, groupId: this.groupId, resumeAt: this.next?.toString() ?? 'group offset' }, 'consuming from Kafka');
   }
 
-  /** Commits the offset after the newest of these deliveries to the group. */
+  /** Commits the offset after the newest of these deliveries to the group, behind the caller (below). */
   async ack(deliveries: Delivery[]): Promise<void> {
     if (!deliveries.length) return;
     let last = -1n;
@@ -123,10 +127,28 @@ export class KafkaSubscriber implements Subscriber {
     // past the transaction marker that follows the batch, so an idle group shows no lag
     const offset = this.lastBatch?.last === last ? this.lastBatch.end : last + 1n;
     if (this.rewindTo === undefined || offset > this.rewindTo) this.rewindTo = offset;
+    // the destination holds the position; the group's offset shows progress and is where a group
+    // without one would start. So the applier does not wait for it (an OffsetCommit took 17 ms p50
+    // at 2 000 changes/s, on the way of every group), and while one is in flight only the newest
+    // offset waits to go next: one commit per round trip, not one per group. stop() sends the last.
+    this.commitWanted = offset;
+    this.committing ??= this.commitInBackground(consumer);
+  }
+
+  private async commitInBackground(consumer: Consumer): Promise<void> {
     try {
-      await consumer.commitOffsets([{ topic: this.topic, partition: PARTITION, offset: offset.toString() }]);
-    } catch (e) {
-      throw kafkaError(e, { what: `committing offset ${offset} of ${this.topic} for group ${this.groupId}`, topic: this.topic, groupId: this.groupId });
+      while (this.commitWanted !== undefined) {
+        const offset = this.commitWanted;
+        this.commitWanted = undefined;
+        try {
+          await consumer.commitOffsets([{ topic: this.topic, partition: PARTITION, offset: offset.toString() }]);
+        } catch (e) {
+          const err = kafkaError(e, { what: `committing offset ${offset} of ${this.topic} for group ${this.groupId}`, topic: this.topic, groupId: this.groupId });
+          this.log.warn({ err }, 'the group offset was not committed (it only shows progress: the destination database holds the position); the next ack commits a newer one');
+        }
+      }
+    } finally {
+      this.committing = undefined;
     }
   }
 
@@ -152,6 +174,9 @@ export class KafkaSubscriber implements Subscriber {
     const consumer = this.consumer;
     this.consumer = undefined;
     if (!consumer) return;
+    // what was acked is committed before the group is left: a subscriber without a stored
+    // position resumes after it
+    await this.committing;
     try {
       // leaves the group, so a successor joins at once instead of after the session timeout
       await consumer.disconnect();
