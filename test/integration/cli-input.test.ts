@@ -2,12 +2,12 @@
 // `ferry track` with the reason and the fix; key sequences every DC would share are warned about;
 // configuration and unreachable services end in one line and an exit code that says which.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { dropDatabase, freshDatabase, sql, uniq } from '../support/db';
+import { dropDatabase, freshDatabase, sql } from '../support/db';
 import { ROOT, services } from '../support/services';
+import { testFile } from '../support/files';
 
 const run = promisify(execFile);
 
@@ -22,9 +22,7 @@ async function ferry(args: string[], env: Record<string, string> = {}): Promise<
 }
 
 function file(text: string, ext = 'yaml'): string {
-  const f = path.join(ROOT, '.ferry', `${uniq('cli')}.${ext}`);
-  writeFileSync(f, text);
-  return f;
+  return testFile('cli', ext, text);
 }
 
 const config = (url: string, extra = '') => file(`origin: dc-a\ndatabase: ${url}\ntransport: { kind: kafka, brokers: [${services().FERRY_KAFKA_BROKERS}] }\npeers: [dc-b, dc-c]\nhttp: { port: 0 }\n${extra}`);

@@ -2,13 +2,13 @@
 // `ferry` binary, a config file, a non-superuser role that owns the tables.
 import { execFile } from 'node:child_process';
 import { Client } from 'pg';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { dropDatabase, freshDatabase, sql, uniq } from '../support/db';
 import { ROOT, services } from '../support/services';
 import { byPos, prepareOrigin, readBack, startForwarder, testConfig } from '../support/origin';
 import { migrate, migrations } from '../../src/capture/migrate';
+import { testFile } from '../support/files';
 
 const run = promisify(execFile);
 
@@ -24,9 +24,7 @@ async function ferry(args: string[], env: Record<string, string> = {}): Promise<
 
 /** A config file for dc-a's database `url`, as a user would write it. */
 function configFile(url: string, extra = ''): string {
-  const file = path.join(ROOT, '.ferry', `${uniq('cli')}.yaml`);
-  writeFileSync(file, `origin: dc-a\ndatabase: ${url}\ntransport: { kind: kafka, brokers: [${services().FERRY_KAFKA_BROKERS}] }\npeers: [dc-b]\n${extra}`);
-  return file;
+  return testFile('cli', 'yaml', `origin: dc-a\ndatabase: ${url}\ntransport: { kind: kafka, brokers: [${services().FERRY_KAFKA_BROKERS}] }\npeers: [dc-b]\n${extra}`);
 }
 
 describe('ferry init / track / untrack', () => {

@@ -5,18 +5,17 @@
 // 2 with one line naming the key that fixes it. The topic gets the small limit as a topic setting,
 // so no broker-wide setting other tests rely on changes.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { dropDatabase, freshDatabase, sql, uniq } from '../support/db';
+import { dropDatabase, freshDatabase, sql } from '../support/db';
 import { prepareOrigin, testConfig } from '../support/origin';
 import { ROOT, services } from '../support/services';
 import { kafkaTopic } from '../../src/transport/names';
+import { testFile } from '../support/files';
 
 /** Runs `ferry forward` until it exits (or the timeout kills it): exit code and stderr. */
 function forwardUntilExit(cfg: object, timeoutMs: number): Promise<{ code: number | null; err: string }> {
-  const file = path.join(ROOT, '.ferry', `${uniq('cfg')}.json`);
-  writeFileSync(file, JSON.stringify(cfg));
+  const file = testFile('cfg', 'json', JSON.stringify(cfg));
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'ferry'), 'forward', '--config', file], {
     env: { ...process.env, FERRY_LOG_LEVEL: 'fatal' },
     stdio: ['ignore', 'ignore', 'pipe'],

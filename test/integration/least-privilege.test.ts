@@ -5,12 +5,12 @@
 // writes as its own role (granted what the docs list), and a change arrives. The grants here are
 // the docs' text, statement for statement.
 import { spawn, ChildProcess, execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { dropDatabase, freshDatabase, sql, uniq } from '../support/db';
 import { waitFor } from '../support/origin';
 import { ROOT, services } from '../support/services';
+import { testFile } from '../support/files';
 
 const run = promisify(execFile);
 
@@ -29,10 +29,8 @@ describe('a least-privilege role runs Ferry', () => {
   const procs: ChildProcess[] = [];
 
   const configFor = (dc: string, peers: string[]) => {
-    const f = path.join(ROOT, '.ferry', `${uniq('lp')}.json`);
     const cfg = { origin: dc, database: withUser(urls[dc], role, password), transport: { kind: 'kafka', brokers: services().FERRY_KAFKA_BROKERS.split(','), topicPrefix: prefix }, peers, http: { port: 0 }, forward: { tickIntervalMs: 20, idleAfterMs: 500 } };
-    writeFileSync(f, JSON.stringify(cfg));
-    return f;
+    return testFile('lp', 'json', JSON.stringify(cfg));
   };
   const ferry = async (args: string[]) => {
     try {

@@ -2,11 +2,11 @@
 // at debug level, made to fail against services that are down or refuse them, while stdout and
 // stderr are searched for the passwords.
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { dropDatabase, freshDatabase, sql, uniq } from '../support/db';
+import { dropDatabase, freshDatabase, sql } from '../support/db';
 import { prepareOrigin, waitFor } from '../support/origin';
 import { ROOT, services } from '../support/services';
+import { testFile } from '../support/files';
 
 const DB_PASSWORD = 'Db-Pa55word-9f3c1e';
 const SQS_SECRET = 'Sqs/Secret+Key-7d2a9b';
@@ -20,8 +20,7 @@ interface Output {
 
 /** Runs `ferry ARGS --config FILE` at debug level, collecting stdout and stderr together. */
 function ferry(args: string[], config: object): Output {
-  const file = path.join(ROOT, '.ferry', `${uniq('secret')}.json`);
-  writeFileSync(file, JSON.stringify(config));
+  const file = testFile('secret', 'json', JSON.stringify(config));
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'ferry'), ...args, '--config', file], {
     env: { ...process.env, FERRY_LOG_LEVEL: 'debug' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -89,8 +88,7 @@ describe('credentials never in the output', () => {
       `origin: dc-a\ndatabase: ${withPassword(url, DB_PASSWORD)}\n  transport: [unclosed\n`,
       `origin: dc-a\ntransport: { kind: sqs, secretAccessKey: ${SQS_SECRET}\n`,
     ]) {
-      const file = path.join(ROOT, '.ferry', `${uniq('secret')}.yaml`);
-      writeFileSync(file, text);
+      const file = testFile('secret', 'yaml', text);
       const s = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'ferry'), 'status', '--config', file], { encoding: 'utf8' });
       expect(s.status).toBe(2);
       expect(s.stderr).toMatch(/is not valid YAML\/JSON: .* at line \d+, column \d+/);

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { TEST_FILES } from './files';
 import { readEnvFile, ROOT, SERVICE_VARS, TEST_ENV_FILE } from './services';
 
 /**
@@ -14,6 +15,7 @@ import { readEnvFile, ROOT, SERVICE_VARS, TEST_ENV_FILE } from './services';
  * Then proves each one answers. If none can be had, the run fails and says what is missing.
  */
 export default async function globalSetup(): Promise<void> {
+  rmSync(TEST_FILES, { recursive: true, force: true });
   let env: Record<string, string> = {};
   let source = 'environment';
   if (SERVICE_VARS.every((v) => process.env[v])) {

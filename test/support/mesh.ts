@@ -1,5 +1,5 @@
 import { spawn, ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { FerryConfig } from '../../src/config/schema';
 import { runSidecar } from '../../src/server/sidecar';
@@ -9,6 +9,7 @@ import { forwardState } from '../../src/tables/ticks';
 import { dropDatabase, freshDatabase, sql, uniq, withClient, Dc } from './db';
 import { prepareOrigin, quietLog, testConfig, TransportKind, waitFor } from './origin';
 import { ROOT } from './services';
+import { testFile } from './files';
 
 export interface Mesh {
   dcs: string[];
@@ -67,9 +68,7 @@ export async function createMesh(kind: TransportKind, ddl: string, tables: strin
       running.delete(dc);
     },
     configFile(dc) {
-      const file = path.join(ROOT, '.ferry', `${uniq('cfg')}.json`);
-      writeFileSync(file, JSON.stringify(cfg[dc]));
-      return file;
+      return testFile('cfg', 'json', JSON.stringify(cfg[dc]));
     },
     cli(dc, args, env = {}) {
       if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` (make test does)');

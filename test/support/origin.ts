@@ -1,5 +1,5 @@
 import { spawn, ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { DeleteMessageBatchCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -17,6 +17,7 @@ import { publisherFor } from '../../src/transport';
 import { kafkaTopic, sqsQueueName } from '../../src/transport/names';
 import { services, ROOT } from './services';
 import { dropDatabase, freshDatabase, uniq } from './db';
+import { testFile } from './files';
 
 export const quietLog = createLogger(process.env.FERRY_TEST_LOG_LEVEL ?? 'warn');
 
@@ -65,8 +66,7 @@ export function startForwarder(cfg: FerryConfig): { stop: () => Promise<void>; d
 export function spawnForwarder(cfg: FerryConfig, env: Record<string, string> = {}): ChildProcess {
   const bin = path.join(ROOT, 'bin', 'ferry');
   if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` (make test does) before the integration tests');
-  const file = path.join(ROOT, '.ferry', `${uniq('cfg')}.json`);
-  writeFileSync(file, JSON.stringify(cfg));
+  const file = testFile('cfg', 'json', JSON.stringify(cfg));
   const child = spawn(process.execPath, [bin, 'forward', '--config', file], {
     env: { ...process.env, FERRY_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
