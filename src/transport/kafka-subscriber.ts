@@ -128,7 +128,7 @@ export class KafkaSubscriber implements Subscriber {
     const offset = this.lastBatch?.last === last ? this.lastBatch.end : last + 1n;
     if (this.rewindTo === undefined || offset > this.rewindTo) this.rewindTo = offset;
     // the destination holds the position; the group's offset shows progress and is where a group
-    // without one would start. So the applier does not wait for it (an OffsetCommit took 17 ms p50
+    // without one would start. So the applier does not wait for it (an OffsetCommit took 8–20 ms p50
     // at 2 000 changes/s, on the way of every group), and while one is in flight only the newest
     // offset waits to go next: one commit per round trip, not one per group. stop() sends the last.
     this.commitWanted = offset;
